@@ -1,0 +1,124 @@
+"""Partner approval: screening settings, approver chain, decisions and the result."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from domain.common import Identifier, LicensedScope, Model, UserName
+from domain.durations import IsoDuration
+from domain.partner import PartnerProfile
+from domain.tasks import Task
+
+
+class ApprovalStep(Model):
+    """One step of the approver chain; quorum `all` needs every approver to approve."""
+
+    step: str = Field(min_length=1, max_length=64)
+    approvers: list[UserName] = Field(min_length=1)
+    quorum: Literal["any", "all"] = "any"
+    escalate_to: UserName | None = None
+
+
+class ScreeningWeights(Model):
+    cost: float = Field(default=1.0, ge=0)
+    quality: float = Field(default=1.0, ge=0)
+    efficiency: float = Field(default=1.0, ge=0)
+    complementarity: float = Field(default=1.0, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> ScreeningWeights:
+        if self.cost + self.quality + self.efficiency + self.complementarity <= 0:
+            raise ValueError("at least one screening weight must be positive")
+        return self
+
+
+class ScreeningSettings(Model):
+    weights: ScreeningWeights = Field(default_factory=ScreeningWeights)
+    pass_mark: float = Field(default=3.0, ge=1, le=5)
+    minimum_insurance: float = Field(default=1_000_000, ge=0)
+
+
+class ScreeningResult(Model):
+    passed: bool
+    score: float
+    reasons: list[str] = Field(default_factory=list)
+    """Every reason the partner failed; empty when passed."""
+
+
+class Decision(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    NEEDS_REVISION = "needs_revision"
+    DELEGATE = "delegate"
+
+
+class DecideInput(Model):
+    """Update/signal `decide` on PartnerApproval (and the deal's decision tasks)."""
+
+    decided_by: UserName
+    decision: Decision
+    comment: str | None = Field(default=None, max_length=4000)
+    delegate_to: UserName | None = None
+    task_id: str | None = None
+    """Optional guard: the task the caller saw; stale ids are refused."""
+
+
+class ResubmitInput(Model):
+    """Update `resubmit`: a revised partner profile after needs_revision."""
+
+    submitted_by: UserName
+    profile: PartnerProfile
+    comment: str | None = None
+
+
+class PartnerApprovalInput(Model):
+    deal_id: Identifier
+    partner: PartnerProfile
+    scope: LicensedScope
+    requester: UserName
+    chain: list[ApprovalStep] = Field(min_length=1)
+    screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
+    decision_sla: IsoDuration = "P5D"
+    version: int = 1
+
+
+class TrailEntry(Model):
+    """One entry of the decision trail, as written to the audit log."""
+
+    at: datetime
+    version: int
+    step: str
+    actor: str
+    decision: str
+    comment: str | None = None
+    delegate_to: str | None = None
+    applied: bool = True
+    note: str | None = None
+
+
+class PartnerApprovalResult(Model):
+    deal_id: str
+    partner_id: str
+    outcome: Literal["approved", "rejected", "withdrawn"]
+    score: float
+    reasons: list[str] = Field(default_factory=list)
+    version: int = 1
+    trail: list[TrailEntry] = Field(default_factory=list)
+
+
+class PartnerApprovalState(Model):
+    """The `state` query of PartnerApproval."""
+
+    deal_id: str
+    partner_id: str
+    status: str
+    version: int
+    screening: ScreeningResult | None = None
+    current_step: str | None = None
+    open_tasks: list[Task] = Field(default_factory=list)
+    trail: list[TrailEntry] = Field(default_factory=list)
+    result: PartnerApprovalResult | None = None

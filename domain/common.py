@@ -1,0 +1,45 @@
+"""Shared building blocks: base model config, identifiers, money and licensed scope."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Identifier = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", strip_whitespace=True)
+]
+"""Stable, URL- and workflow-id-safe identifier (deal ids, partner ids, user names)."""
+
+UserName = Identifier
+Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+
+
+class Model(BaseModel):
+    """Base for every domain model: unknown fields are an error, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PartnerScope(Model):
+    """What a partner is able to license: product categories, territories, channels."""
+
+    categories: list[Code] = Field(min_length=1)
+    territories: list[Code] = Field(min_length=1)
+    channels: list[Code] = Field(min_length=1)
+
+
+class LicensedScope(PartnerScope):
+    """The scope a deal licenses; exclusive means no other licensee in the same scope."""
+
+    exclusive: bool = False
+
+    def covers(self, category: str, territory: str, channel: str) -> bool:
+        """True when one sales line falls inside this scope."""
+        return (
+            category in self.categories
+            and territory in self.territories
+            and channel in self.channels
+        )

@@ -1,0 +1,135 @@
+"""The deal request: what the process owner submits to start a licensing deal."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from domain.approval import ApprovalStep
+from domain.common import Code, Identifier, LicensedScope, Model, Money, UserName
+from domain.durations import IsoDuration
+
+
+class Right(StrEnum):
+    PRODUCT = "product"
+    BRAND = "brand"
+    CHANNEL = "channel"
+    TECHNOLOGY = "technology"
+    TALENT = "talent"
+
+
+class ObjectiveKind(StrEnum):
+    BRAND_AWARENESS = "brand_awareness"
+    MARKET_SHARE = "market_share"
+    REVENUE = "revenue"
+
+
+class Property(Model):
+    """The licensed intellectual property and which rights are granted."""
+
+    name: str = Field(min_length=1, max_length=200)
+    rights: list[Right] = Field(min_length=1)
+
+
+class Objective(Model):
+    kind: ObjectiveKind
+    target: Decimal = Field(gt=0)
+    unit: Code
+
+
+class Audience(Model):
+    segments: list[Code] = Field(min_length=1)
+    regions: list[Code] = Field(min_length=1)
+
+
+class Needs(Model):
+    """Needs analysis: why the licensor does the deal and for whom."""
+
+    objectives: list[Objective] = Field(min_length=1)
+    audience: Audience
+
+
+class Promotion(Model):
+    channel: Code
+    budget: Money
+
+
+class Kpi(Model):
+    """A measurable KPI checked every period; `at_risk_below` is a fraction of target."""
+
+    metric: Literal["net_sales", "units", "gross_sales"] = "net_sales"
+    target_per_period: Decimal = Field(gt=0)
+    at_risk_below: float = Field(default=0.75, gt=0, le=1)
+
+
+class Plan(Model):
+    """Planning: licensed scope, promotion and KPIs. Versioned by the workflow on amendment."""
+
+    scope: LicensedScope
+    promotion: list[Promotion] = Field(default_factory=list)
+    kpis: list[Kpi] = Field(min_length=1)
+
+
+class RoyaltyTier(Model):
+    """Marginal band: `rate` applies to contract-year-to-date net sales up to `up_to`."""
+
+    up_to: Decimal | None = Field(default=None, gt=0)
+    rate: Decimal = Field(gt=0, lt=1)
+
+
+class Terms(Model):
+    currency: Code = "EUR"
+    royalty_tiers: list[RoyaltyTier] = Field(min_length=1)
+    advance: Money = Decimal(0)
+    minimum_guarantee_per_year: Money = Decimal(0)
+
+    @field_validator("royalty_tiers")
+    @classmethod
+    def _tiers_ascending(cls, tiers: list[RoyaltyTier]) -> list[RoyaltyTier]:
+        bounds = [t.up_to for t in tiers]
+        if any(b is None for b in bounds[:-1]):
+            raise ValueError("only the last royalty tier may be open-ended (up_to null)")
+        finite = [b for b in bounds if b is not None]
+        if finite != sorted(set(finite)):
+            raise ValueError("royalty tier bounds must be strictly ascending")
+        return tiers
+
+
+class Schedule(Model):
+    """Cadences. `period` P1M is a calendar month; PT2S works for demos."""
+
+    period: IsoDuration = "P1M"
+    periods_per_review: int = Field(default=3, ge=1)
+    periods_per_year: int = Field(default=12, ge=1)
+    term_periods: int = Field(default=36, ge=1)
+    report_grace: IsoDuration = "P15D"
+    decision_sla: IsoDuration = "P5D"
+    start: datetime | None = None
+
+    @model_validator(mode="after")
+    def _whole_years(self) -> Schedule:
+        if self.term_periods % self.periods_per_year:
+            raise ValueError("term_periods must be a whole number of contract years")
+        return self
+
+
+class DealRequest(Model):
+    """Body of POST /v1/deals and input of the LicensingDeal workflow."""
+
+    deal_id: Identifier
+    title: str = Field(min_length=1, max_length=200)
+    property: Property
+    needs: Needs | None = None
+    plan: Plan
+    terms: Terms
+    schedule: Schedule = Field(default_factory=Schedule)
+    partners: list[Identifier] = Field(min_length=1)
+    plan_approvers: list[UserName] = Field(min_length=1)
+    partner_approval_chain: list[ApprovalStep] = Field(min_length=1)
+    licensor_signatory: UserName
+    owner: UserName | None = None
+    """Process owner; the API fills it from the caller's token."""

@@ -1,0 +1,44 @@
+"""Sales reports submitted by partners."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field, model_validator
+
+from domain.common import Code, Model
+
+
+class SalesLine(Model):
+    sku: str = Field(min_length=1, max_length=64)
+    category: Code
+    territory: Code
+    channel: Code
+    units: int = Field(ge=0)
+    gross_sales: Decimal = Field(ge=0)
+    deductions: Decimal = Field(default=Decimal(0), ge=0)
+
+    @model_validator(mode="after")
+    def _deductions_within_gross(self) -> SalesLine:
+        if self.deductions > self.gross_sales:
+            raise ValueError("deductions cannot exceed gross_sales")
+        return self
+
+    @property
+    def net_sales(self) -> Decimal:
+        return self.gross_sales - self.deductions
+
+
+class SalesReport(Model):
+    """A partner's report for one period; empty `lines` means "no sales"."""
+
+    period: int = Field(ge=1)
+    lines: list[SalesLine] = Field(default_factory=list)
+    correction: bool = False
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _correction_needs_reason(self) -> SalesReport:
+        if self.correction and not (self.reason and self.reason.strip()):
+            raise ValueError("a correction needs a reason")
+        return self

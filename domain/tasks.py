@@ -1,0 +1,50 @@
+"""Human tasks (inbox items) opened by workflows, and decisions made on them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from domain.common import Model, UserName
+
+
+class TaskKind(StrEnum):
+    PLAN_APPROVAL = "plan_approval"
+    PARTNER_APPROVAL = "partner_approval"
+    SIGNATURE = "signature"
+    REVIEW_DECISION = "review_decision"
+    RENEWAL_DECISION = "renewal_decision"
+    NEEDS = "needs"
+    PARTNER_SELECTION = "partner_selection"
+    PLAN_REVISION = "plan_revision"
+    PARTNER_REVISION = "partner_revision"
+
+
+class TaskEvent(Model):
+    """Something that happened to a task: opened, reminded, escalated, delegated, decided."""
+
+    at: datetime
+    event: str
+    by: str | None = None
+    detail: str | None = None
+
+
+class Task(Model):
+    """An open or closed human task. `task_id` is unique across all workflows."""
+
+    task_id: str
+    kind: TaskKind
+    deal_id: str
+    workflow_id: str
+    title: str
+    assignees: list[UserName]
+    opened_at: datetime
+    due_at: datetime
+    allowed_decisions: list[str]
+    step: str | None = None
+    version: int = 1
+    closed_at: datetime | None = None
+    outcome: str | None = None
+    history: list[TaskEvent] = Field(default_factory=list)
