@@ -1,0 +1,48 @@
+"""Audit log: append-only, deduplicated by idempotency key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+
+async def append(
+    db: asyncpg.Pool | asyncpg.Connection,
+    *,
+    actor: str,
+    action: str,
+    deal_id: str | None = None,
+    workflow_id: str | None = None,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> bool:
+    """Append one entry; False when the idempotency key was already written."""
+    row = await db.fetchrow(
+        """
+        INSERT INTO audit_log (actor, action, deal_id, workflow_id, subject, detail,
+                               idempotency_key)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING id
+        """,
+        actor,
+        action,
+        deal_id,
+        workflow_id,
+        subject,
+        detail or {},
+        idempotency_key,
+    )
+    return row is not None
+
+
+async def for_deal(db: asyncpg.Pool, deal_id: str, *, limit: int = 500) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT id, at, actor, action, deal_id, workflow_id, subject, detail FROM audit_log"
+        " WHERE deal_id = $1 ORDER BY id LIMIT $2",
+        deal_id,
+        limit,
+    )
+    return [dict(r) for r in rows]

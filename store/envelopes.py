@@ -1,0 +1,65 @@
+"""Signature envelopes (the local provider's documents and every provider's status)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+
+async def create(
+    db: asyncpg.Pool,
+    *,
+    envelope_id: str,
+    idempotency_key: str,
+    deal_id: str,
+    workflow_id: str,
+    provider: str,
+    signatories: list[str],
+    document: dict[str, Any],
+) -> str:
+    """Create the envelope once per idempotency key; return the (existing) envelope id."""
+    row = await db.fetchrow(
+        """
+        INSERT INTO signature_envelopes (envelope_id, idempotency_key, deal_id, workflow_id,
+                                         provider, signatories, document)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        ON CONFLICT (idempotency_key) DO UPDATE SET updated_at = signature_envelopes.updated_at
+        RETURNING envelope_id
+        """,
+        envelope_id,
+        idempotency_key,
+        deal_id,
+        workflow_id,
+        provider,
+        signatories,
+        document,
+    )
+    assert row is not None
+    return row["envelope_id"]
+
+
+async def get(db: asyncpg.Pool, envelope_id: str) -> dict[str, Any] | None:
+    row = await db.fetchrow("SELECT * FROM signature_envelopes WHERE envelope_id = $1", envelope_id)
+    return dict(row) if row else None
+
+
+async def record_event(
+    db: asyncpg.Pool, envelope_id: str, *, event_id: str, event: dict[str, Any], status: str | None
+) -> bool:
+    """Append an event once (by event_id); optionally move the status. False if duplicate."""
+    async with db.acquire() as conn, conn.transaction():
+        row = await conn.fetchrow(
+            "SELECT events FROM signature_envelopes WHERE envelope_id = $1 FOR UPDATE",
+            envelope_id,
+        )
+        if row is None or any(e.get("event_id") == event_id for e in row["events"]):
+            return False
+        await conn.execute(
+            "UPDATE signature_envelopes SET events = events || $2::jsonb,"
+            " status = COALESCE($3, status), updated_at = now() WHERE envelope_id = $1",
+            envelope_id,
+            [{**event, "event_id": event_id}],
+            status,
+        )
+        return True

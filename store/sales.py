@@ -1,0 +1,58 @@
+"""Sales reports: versioned per (deal, period); the highest version is the one that counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+
+async def latest(db: asyncpg.Pool, deal_id: str, period: int) -> dict[str, Any] | None:
+    row = await db.fetchrow(
+        "SELECT * FROM sales_reports WHERE deal_id = $1 AND period = $2"
+        " ORDER BY version DESC LIMIT 1",
+        deal_id,
+        period,
+    )
+    return dict(row) if row else None
+
+
+async def insert_version(
+    db: asyncpg.Pool | asyncpg.Connection,
+    *,
+    report_id: str,
+    deal_id: str,
+    period: int,
+    version: int,
+    lines: list[dict[str, Any]],
+    body_hash: str,
+    submitted_by: str,
+    correction: bool = False,
+    reason: str | None = None,
+) -> bool:
+    """Insert one version; False when that (deal, period, version) exists (lost race)."""
+    row = await db.fetchrow(
+        """
+        INSERT INTO sales_reports (report_id, deal_id, period, version, lines, body_hash,
+                                   correction, reason, submitted_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT DO NOTHING RETURNING report_id
+        """,
+        report_id,
+        deal_id,
+        period,
+        version,
+        lines,
+        body_hash,
+        correction,
+        reason,
+        submitted_by,
+    )
+    return row is not None
+
+
+async def for_deal(db: asyncpg.Pool, deal_id: str) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        "SELECT * FROM sales_reports WHERE deal_id = $1 ORDER BY period, version", deal_id
+    )
+    return [dict(r) for r in rows]

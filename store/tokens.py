@@ -1,0 +1,94 @@
+"""API bearer tokens: random, shown once, stored as SHA-256 hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+import asyncpg
+
+ROLES = ("admin", "owner", "approver", "partner", "ops")
+TOKEN_PREFIX = "lf_"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: user name, roles and (for partner tokens) the partner."""
+
+    user: str
+    roles: frozenset[str]
+    partner_id: str | None = None
+    token_id: str | None = None
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def validate_grant(roles: list[str], partner_id: str | None) -> None:
+    """Raise ValueError when roles/partner do not make a valid token."""
+    if not roles:
+        raise ValueError("at least one role is required")
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    if "partner" in roles and not partner_id:
+        raise ValueError("the partner role needs --partner")
+    if partner_id and "partner" not in roles:
+        raise ValueError("--partner only goes with the partner role")
+
+
+async def create_token(
+    db: asyncpg.Pool | asyncpg.Connection,
+    user: str,
+    roles: list[str],
+    partner_id: str | None = None,
+    *,
+    token: str | None = None,
+) -> str:
+    """Store a new token (or the given plaintext, for dev tokens) and return the plaintext."""
+    validate_grant(roles, partner_id)
+    token = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
+    await db.execute(
+        """
+        INSERT INTO api_tokens (token_id, token_hash, user_name, roles, partner_id)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (token_hash) DO NOTHING
+        """,
+        "tok_" + secrets.token_hex(8),
+        hash_token(token),
+        user,
+        sorted(set(roles)),
+        partner_id,
+    )
+    return token
+
+
+async def authenticate(db: asyncpg.Pool, token: str) -> Principal | None:
+    """The principal for a bearer token, or None when unknown or revoked."""
+    row = await db.fetchrow(
+        "UPDATE api_tokens SET last_used_at = now()"
+        " WHERE token_hash = $1 AND revoked_at IS NULL"
+        " RETURNING token_id, user_name, roles, partner_id",
+        hash_token(token),
+    )
+    if row is None:
+        return None
+    return Principal(
+        user=row["user_name"],
+        roles=frozenset(row["roles"]),
+        partner_id=row["partner_id"],
+        token_id=row["token_id"],
+    )
+
+
+async def revoke(db: asyncpg.Pool, token: str) -> bool:
+    status = await db.execute(
+        "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",
+        hash_token(token),
+    )
+    return status.endswith(" 1")
