@@ -1,0 +1,37 @@
+"""Activities every workflow uses: audit log and notification outbox (both idempotent)."""
+
+from __future__ import annotations
+
+import asyncpg
+import structlog
+from temporalio import activity
+
+from domain.activity_io import RECORD_AUDIT, SEND_NOTIFICATION, AuditEntry, Notification
+from store import audit, notifications
+
+log = structlog.get_logger(__name__)
+
+
+class CommonActivities:
+    """Audit and notifications, bound to a Postgres pool."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn(name=RECORD_AUDIT)
+    async def record_audit(self, entry: AuditEntry) -> bool:
+        """Append to the audit log; True if written now, False if a retry found it there."""
+        return await audit.append(self._pool, **entry.model_dump())
+
+    @activity.defn(name=SEND_NOTIFICATION)
+    async def send_notification(self, note: Notification) -> bool:
+        """Queue a notification in the outbox (a sender delivers it)."""
+        queued = await notifications.enqueue(self._pool, **note.model_dump())
+        log.info(
+            "notification.queued",
+            kind=note.kind,
+            recipient=note.recipient,
+            deal_id=note.deal_id,
+            duplicate=not queued,
+        )
+        return queued

@@ -1,0 +1,37 @@
+"""Inputs of activities shared by every workflow (workflows call activities by name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from domain.common import Model
+
+RECORD_AUDIT = "record_audit"
+SEND_NOTIFICATION = "send_notification"
+
+
+class AuditEntry(Model):
+    """One audit-log row; `idempotency_key` is made in the workflow so retries dedupe."""
+
+    idempotency_key: str
+    actor: str
+    action: str
+    deal_id: str | None = None
+    workflow_id: str | None = None
+    subject: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Notification(Model):
+    """One outbox message (reminder, escalation, partner message)."""
+
+    idempotency_key: str
+    recipient: str
+    kind: str
+    subject: str
+    body: str = ""
+    deal_id: str | None = None
+    workflow_id: str | None = None
+    channel: str = "email"

