@@ -5,7 +5,6 @@ Deterministic helpers shared by PartnerApproval and LicensingDeal.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Literal
@@ -127,9 +126,9 @@ async def wait_with_sla(
     return "done" if await _wait(done, expire_after) else "expired"
 
 
-async def _wait(done: Callable[[], bool], timeout: timedelta) -> bool:
+async def _wait(done: Callable[[], bool], within: timedelta) -> bool:
     try:
-        await workflow.wait_condition(done, timeout=timeout)
+        await workflow.wait_condition(done, timeout=within)
         return True
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return False
