@@ -1,0 +1,162 @@
+"""Royalty math per contract year: tiered earned royalty, advance, minimum guarantee, true-up.
+
+Rule (one pool per contract year, no carry-over between years):
+
+* E(t): earned royalty on contract-year-to-date net sales, tiers being marginal bands
+  (`earned_royalty`).
+* The advance is a one-off payment at signing, credited to contract year 1 only:
+  `advance_credit` = advance in year 1, 0 in later years. It counts as already invoiced
+  (paid) when the year opens, and it is recoupable against year-1 royalties only.
+* G(t), the guarantee due so far, is `advance_credit` all year long; the minimum
+  guarantee (MG) is settled only by the year-end true-up.
+* Owed(t) = max(G, E(t)); period invoice = max(0, Owed(t) - invoiced so far this year).
+  Nothing is credited back when Owed drops (for example after a downward correction);
+  the over-invoiced amount simply absorbs later increases of the same year.
+* Year-end true-up = max(0, MG - max(E, advance_credit)); amounts already invoiced
+  in the year also count toward MG, so (without downward corrections) the year's total
+  bill is max(MG, E, advance_credit).
+
+Worked check (8% to 500k then 10%, MG 60k, advance 20k): year 1 sales 100k/150k/200k/50k
+give invoices 0/0/16,000/4,000 and a 20,000 true-up; year 2 sales 200k/250k/150k/150k
+give 16,000/20,000/14,000/15,000 and no true-up.
+
+Money is Decimal everywhere; amounts are rounded to cents (ROUND_HALF_UP) only when a
+statement amount is produced. Cumulative amounts are rounded, then differenced, so
+per-period rounding never drifts.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from pydantic import Field
+
+from domain.common import Model
+from domain.deal import RoyaltyTier, Terms
+
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    """Round an amount to cents, half up."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def earned_royalty(ytd_net_sales: Decimal, tiers: list[RoyaltyTier]) -> Decimal:
+    """Unrounded royalty on year-to-date net sales with marginal tiers.
+
+    Sales above a finite last bound keep earning the last tier's rate.
+    """
+    if ytd_net_sales < 0:
+        raise ValueError("year-to-date net sales cannot be negative")
+    if not tiers:
+        raise ValueError("at least one royalty tier is needed")
+    total, lower = ZERO, ZERO
+    for index, tier in enumerate(tiers):
+        last = index == len(tiers) - 1
+        upper = None if last else tier.up_to
+        if upper is not None and upper <= lower:
+            raise ValueError("royalty tier bounds must be strictly ascending")
+        band_top = ytd_net_sales if upper is None else min(ytd_net_sales, upper)
+        if band_top > lower:
+            total += (band_top - lower) * tier.rate
+        if upper is None or ytd_net_sales <= upper:
+            break
+        lower = upper
+    return total
+
+
+def advance_credit_for(contract_year: int, terms: Terms) -> Decimal:
+    """The advance counts in contract year 1 only."""
+    if contract_year < 1:
+        raise ValueError("contract years start at 1")
+    return terms.advance if contract_year == 1 else ZERO
+
+
+class ContractYearLedger(Model):
+    """Running totals of one contract year; a new year starts from `open_year`."""
+
+    contract_year: int = Field(ge=1)
+    ytd_net_sales: Decimal = ZERO
+    earned: Decimal = ZERO
+    """Unrounded E(t)."""
+    invoiced: Decimal = ZERO
+    """Advance credit plus every period invoice of the year (cents)."""
+    advance_credit: Decimal = ZERO
+
+
+class PeriodCharge(Model):
+    """What one period's sales produce; feeds a `period` statement."""
+
+    contract_year: int
+    net_sales: Decimal
+    ytd_net_sales: Decimal
+    royalty_earned: Decimal
+    """Earned this period, in cents (difference of rounded cumulative amounts)."""
+    earned_to_date: Decimal
+    guaranteed_due: Decimal
+    amount_due: Decimal
+
+
+class YearEndTrueUp(Model):
+    """Year-end settlement of the minimum guarantee; feeds a `true_up` statement."""
+
+    contract_year: int
+    ytd_net_sales: Decimal
+    earned: Decimal
+    advance_credit: Decimal
+    invoiced: Decimal
+    minimum_guarantee: Decimal
+    amount_due: Decimal
+
+
+def open_year(contract_year: int, terms: Terms) -> ContractYearLedger:
+    """A fresh ledger; the year-1 advance counts as invoiced from the start."""
+    credit = advance_credit_for(contract_year, terms)
+    return ContractYearLedger(contract_year=contract_year, invoiced=credit, advance_credit=credit)
+
+
+def apply_period(
+    ledger: ContractYearLedger, period_net_sales: Decimal, terms: Terms, contract_year: int
+) -> tuple[ContractYearLedger, PeriodCharge]:
+    """Add one period's net sales (may be a negative correction) and compute its invoice."""
+    if contract_year != ledger.contract_year:
+        raise ValueError(
+            f"period belongs to contract year {contract_year}, ledger is for year "
+            f"{ledger.contract_year}; close the year and open a new ledger"
+        )
+    ytd = ledger.ytd_net_sales + period_net_sales
+    if ytd < 0:
+        raise ValueError("year-to-date net sales cannot become negative")
+    earned = earned_royalty(ytd, terms.royalty_tiers)
+    owed = max(ledger.advance_credit, to_cents(earned))
+    amount_due = max(ZERO, owed - ledger.invoiced)
+    new_ledger = ledger.model_copy(
+        update={"ytd_net_sales": ytd, "earned": earned, "invoiced": ledger.invoiced + amount_due}
+    )
+    charge = PeriodCharge(
+        contract_year=contract_year,
+        net_sales=period_net_sales,
+        ytd_net_sales=ytd,
+        royalty_earned=to_cents(earned) - to_cents(ledger.earned),
+        earned_to_date=to_cents(earned),
+        guaranteed_due=ledger.advance_credit,
+        amount_due=amount_due,
+    )
+    return new_ledger, charge
+
+
+def close_year(ledger: ContractYearLedger, terms: Terms) -> YearEndTrueUp:
+    """Minimum-guarantee shortfall: max(0, MG - max(E, advance credit, invoiced))."""
+    minimum = terms.minimum_guarantee_per_year
+    covered = max(to_cents(ledger.earned), ledger.advance_credit, ledger.invoiced)
+    return YearEndTrueUp(
+        contract_year=ledger.contract_year,
+        ytd_net_sales=ledger.ytd_net_sales,
+        earned=to_cents(ledger.earned),
+        advance_credit=ledger.advance_credit,
+        invoiced=ledger.invoiced,
+        minimum_guarantee=minimum,
+        amount_due=to_cents(max(ZERO, minimum - covered)),
+    )
