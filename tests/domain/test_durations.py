@@ -1,0 +1,65 @@
+"""ISO-8601 durations with calendar months."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from pydantic import TypeAdapter, ValidationError
+
+from domain.durations import IsoDuration, add_months, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (datetime(2023, 1, 31), datetime(2023, 2, 28)),
+        (datetime(2024, 1, 31), datetime(2024, 2, 29)),
+        (datetime(2024, 3, 31), datetime(2024, 4, 30)),
+        (datetime(2024, 12, 15), datetime(2025, 1, 15)),
+    ],
+)
+def test_p1m_clamps_to_month_end(start: datetime, expected: datetime) -> None:
+    assert parse_duration("P1M").add_to(start) == expected
+
+
+def test_add_months_across_years_and_backwards() -> None:
+    assert add_months(datetime(2024, 1, 31), 25) == datetime(2026, 2, 28)
+    assert add_months(datetime(2024, 3, 31), -1) == datetime(2024, 2, 29)
+    assert add_months(datetime(2024, 5, 5), 0) == datetime(2024, 5, 5)
+
+
+def test_pt2s() -> None:
+    d = parse_duration("PT2S")
+    assert (d.months, d.delta) == (0, timedelta(seconds=2))
+    assert d.approx() == timedelta(seconds=2)
+
+
+def test_compound_duration() -> None:
+    d = parse_duration("P1Y2M3DT4H")
+    assert d.months == 14
+    assert d.delta == timedelta(days=3, hours=4)
+    assert d.add_to(datetime(2024, 1, 1)) == datetime(2025, 3, 4, 4)
+    assert d.approx() == timedelta(days=30 * 14 + 3, hours=4)
+
+
+def test_weeks_minutes_fractional_seconds_and_case() -> None:
+    assert parse_duration("P2W").delta == timedelta(weeks=2)
+    assert parse_duration("PT1M").delta == timedelta(minutes=1)
+    assert parse_duration("PT0.5S").delta == timedelta(seconds=0.5)
+    assert parse_duration(" p15d ").delta == timedelta(days=15)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "P", "PT", "1M", "P1", "PT1D", "P1MT", "monthly", "P-1M", "P0D", "PT0S", "P1.5M"]
+)
+def test_invalid_strings_raise(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def test_iso_duration_field_normalises_and_validates() -> None:
+    adapter = TypeAdapter(IsoDuration)
+    assert adapter.validate_python(" p1m ") == "P1M"
+    with pytest.raises(ValidationError):
+        adapter.validate_python("P0D")
