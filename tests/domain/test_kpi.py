@@ -1,0 +1,69 @@
+"""KPI status per period, overall status and the early-review rule."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from domain.deal import Kpi
+from domain.kpi import early_review_due, kpi_actual, kpi_status, overall_status
+from domain.lifecycle import KpiStatus as S
+from domain.sales_check import SalesCheck
+
+KPI = Kpi(target_per_period=Decimal("50000"), at_risk_below=0.75)
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected"),
+    [
+        ("60000", S.ON_TRACK),
+        ("50000", S.ON_TRACK),
+        ("49999.99", S.AT_RISK),
+        ("37500", S.AT_RISK),
+        ("37499.99", S.UNDER),
+        ("0", S.UNDER),
+    ],
+)
+def test_kpi_status_thresholds(actual: str, expected: S) -> None:
+    assert kpi_status(Decimal(actual), KPI) is expected
+
+
+def test_kpi_actual_picks_metric() -> None:
+    check = SalesCheck(net_sales=Decimal("90"), gross_sales=Decimal("100"), units=7)
+    assert kpi_actual(check, KPI) == Decimal("90")
+    units_kpi = Kpi(metric="units", target_per_period=Decimal("5"))
+    assert kpi_actual(check, units_kpi) == Decimal(7)
+    gross_kpi = Kpi(metric="gross_sales", target_per_period=Decimal("5"))
+    assert kpi_actual(check, gross_kpi) == Decimal("100")
+
+
+def test_overall_status_worst_wins() -> None:
+    assert overall_status([S.ON_TRACK, S.AT_RISK, S.UNDER]) is S.UNDER
+    assert overall_status([S.ON_TRACK, S.AT_RISK]) is S.AT_RISK
+    assert overall_status([S.ON_TRACK, S.ON_TRACK]) is S.ON_TRACK
+    assert overall_status([S.AT_RISK, S.MISSING]) is S.MISSING
+    assert overall_status([S.MISSING, S.UNDER]) is S.UNDER
+    assert overall_status([S.NOT_STARTED, S.ON_TRACK]) is S.ON_TRACK
+    assert overall_status([]) is S.NOT_STARTED
+
+
+@pytest.mark.parametrize(
+    ("history", "due"),
+    [
+        ([], False),
+        ([S.UNDER], False),
+        ([S.AT_RISK, S.AT_RISK], True),
+        ([S.AT_RISK, S.UNDER], True),
+        ([S.UNDER, S.MISSING], True),
+        ([S.MISSING, S.MISSING], True),
+        ([S.AT_RISK, S.ON_TRACK], False),
+        ([S.UNDER, S.UNDER, S.ON_TRACK], False),
+        ([S.ON_TRACK, S.AT_RISK, S.UNDER], True),
+        ([S.AT_RISK, S.AT_RISK, S.ON_TRACK, S.AT_RISK], False),
+        ([S.AT_RISK, S.UNDER, S.NOT_STARTED], True),
+        ([S.NOT_STARTED, S.NOT_STARTED], False),
+    ],
+)
+def test_early_review_due(history: list[S], due: bool) -> None:
+    assert early_review_due(history) is due
