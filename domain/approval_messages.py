@@ -1,0 +1,40 @@
+"""PartnerApproval messages beyond domain/approval.py: activity input, withdraw, statuses."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from domain.approval import ScreeningSettings
+from domain.common import LicensedScope, Model, UserName
+from domain.partner import PartnerProfile
+
+SCREEN_PARTNER = "screen_partner"
+
+ApprovalStatus = Literal[
+    "screening", "awaiting_decision", "awaiting_revision", "approved", "rejected", "withdrawn"
+]
+"""Values of PartnerApprovalState.status."""
+
+DECISIONS = ["approve", "reject", "needs_revision", "delegate"]
+"""Allowed decisions on a partner_approval task."""
+
+RESUBMIT = "resubmit"
+"""The only decision on a partner_revision task (Update `resubmit`)."""
+
+
+class ScreenPartnerInput(Model):
+    """Input of the `screen_partner` activity."""
+
+    deal_id: str
+    partner: PartnerProfile
+    scope: LicensedScope
+    settings: ScreeningSettings = Field(default_factory=ScreeningSettings)
+
+
+class WithdrawInput(Model):
+    """Signal `withdraw`: the requester (or the parent deal) ends the approval gracefully."""
+
+    requested_by: UserName
+    reason: str | None = Field(default=None, max_length=4000)
