@@ -1,0 +1,239 @@
+"""CLI, logging and dev-supervisor helpers: behaviour that needs no running servers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from licenseflow import cli
+from licenseflow import logging as lf_logging
+from licenseflow.config import Settings
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """main(argv) in-process; returns (exit code, stdout, stderr)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def no_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail loudly if a command touches the database before validating its arguments."""
+
+    def refuse(_settings: Settings) -> str:
+        raise AssertionError("the database must not be touched for invalid input")
+
+    monkeypatch.setattr(cli, "resolve_database_url", refuse)
+
+
+# ------------------------------------------------------------------ help and parsing
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(["--help"], capsys)
+    assert code == 0
+    for command in ("dev", "worker", "api", "migrate", "token"):
+        assert command in out
+
+
+def test_console_script_help() -> None:
+    script = Path(sys.executable).parent / "licenseflow"
+    argv = [str(script)] if script.exists() else [sys.executable, "-m", "licenseflow.cli"]
+    done = subprocess.run(
+        [*argv, "token", "create", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "--partner" in done.stdout and "--role" in done.stdout
+
+
+def test_no_command_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = _run([], capsys)
+    assert code == 2
+    assert "required" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--user", "acme-ops", "--role", "partner"], "the partner role needs --partner"),
+        (["--user", "bob", "--role", "approver", "--partner", "acme"], "--partner only goes"),
+        (["--user", "bob", "--role", "boss"], "invalid choice: 'boss'"),
+        (["--user", "Bob Smith", "--role", "approver"], "invalid user"),
+        (["--user", "x", "--role", "partner", "--partner", "ACME!"], "invalid partner id"),
+        (["--role", "admin"], "--user"),
+        (["--user", "bob"], "--role"),
+    ],
+)
+def test_token_create_rejects_bad_input(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str], no_database: None
+) -> None:
+    code, out, err = _run(["token", "create", *argv], capsys)
+    assert code == 2
+    assert message in err
+    assert out == ""
+
+
+def test_token_create_prints_only_the_token(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import store.pool
+    import store.tokens
+
+    calls: list[tuple[str, list[str], str | None]] = []
+
+    class FakePool:
+        async def close(self) -> None:
+            return None
+
+    async def fake_pool(dsn: str, **_: object) -> FakePool:
+        assert dsn == "postgresql://example/db"
+        return FakePool()
+
+    async def fake_create(_pool: object, user: str, roles: list[str], partner: str | None) -> str:
+        calls.append((user, roles, partner))
+        return "lf_secret"
+
+    monkeypatch.setattr(cli, "resolve_database_url", lambda _s: "postgresql://example/db")
+    monkeypatch.setattr(store.pool, "create_pool", fake_pool)
+    monkeypatch.setattr(store.tokens, "create_token", fake_create)
+    code, out, _ = _run(
+        ["token", "create", "--user", "acme-ops", "--role", "partner", "--role", "partner",
+         "--partner", "acme"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0
+    assert out == "lf_secret\n"
+    assert calls == [("acme-ops", ["partner"], "acme")]
+
+
+def test_redact_hides_passwords() -> None:
+    assert cli.redact("postgresql://u:s3cret@db:5432/x") == "postgresql://u:***@db:5432/x"
+    assert (
+        cli.redact("postgresql://postgres@/db?host=/tmp/pg")
+        == "postgresql://postgres@/db?host=/tmp/pg"
+    )
+
+
+# ------------------------------------------------------------------ logging
+
+
+@pytest.fixture
+def fresh_logging() -> Iterator[None]:
+    """Undo configure_logging after the test."""
+    yield
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if h.get_name() == "licenseflow"]:
+        root.removeHandler(handler)
+    lf_logging._configured = None
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+
+
+def _our_handlers() -> list[logging.Handler]:
+    return [h for h in logging.getLogger().handlers if h.get_name() == "licenseflow"]
+
+
+def test_configure_logging_is_idempotent(
+    fresh_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lf_logging.configure_logging("json", "INFO", force=True)
+    lf_logging.configure_logging("console", "DEBUG")  # ignored: already configured
+    lf_logging.configure_logging("json")
+    assert len(_our_handlers()) == 1
+    lf_logging.get_logger("test").info("still.json")
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(line)["event"] == "still.json"
+
+
+def test_json_logs_carry_bound_contextvars(
+    fresh_logging: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lf_logging.configure_logging("json", "INFO", force=True)
+    structlog.contextvars.bind_contextvars(
+        request_id="req-1", deal_id="acme-sneakers-2026", workflow_id="deal-acme-sneakers-2026"
+    )
+    lf_logging.get_logger("licenseflow.test").info("deal.started", stage="planning")
+    logging.getLogger("uvicorn.error").warning("stdlib %s", "record")
+    lf_logging.get_logger("licenseflow.test").debug("hidden")  # below INFO
+    lines = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
+    assert [e["event"] for e in lines] == ["deal.started", "stdlib record"]
+    for event in lines:
+        assert event["request_id"] == "req-1"
+        assert event["deal_id"] == "acme-sneakers-2026"
+        assert event["workflow_id"] == "deal-acme-sneakers-2026"
+        assert "timestamp" in event and "level" in event
+    assert lines[0]["stage"] == "planning" and lines[0]["logger"] == "licenseflow.test"
+    assert lines[1]["logger"] == "uvicorn.error" and lines[1]["level"] == "warning"
+
+
+def test_configure_logging_rejects_unknown_values(fresh_logging: None) -> None:
+    with pytest.raises(ValueError, match="log format"):
+        lf_logging.configure_logging("xml", force=True)
+    with pytest.raises(ValueError, match="log level"):
+        lf_logging.configure_logging("json", "LOUD", force=True)
+
+
+# ------------------------------------------------------------------ dev supervisor helpers
+
+
+def test_temporal_server_argv_persists_with_wal_and_attributes(tmp_path: Path) -> None:
+    from licenseflow import devstack
+    from workflows.search_attributes import cli_flags
+
+    argv = devstack.temporal_server_argv(Settings(), tmp_path)
+    joined = " ".join(argv)
+    assert argv[1:3] == ["server", "start-dev"]
+    assert f"--db-filename {tmp_path / 'temporal.db'}" in joined
+    assert "--sqlite-pragma journal_mode=wal" in joined
+    assert "--ip 127.0.0.1" in joined and "--ui-ip 127.0.0.1" in joined
+    assert "--port 7233" in joined and "--ui-port 8233" in joined
+    assert " ".join(cli_flags()) in joined
+
+
+@pytest.mark.parametrize(
+    ("address", "local"),
+    [("127.0.0.1:7233", True), ("localhost:17233", True), ("temporal.prod:7233", False)],
+)
+def test_local_temporal_detection(address: str, local: bool) -> None:
+    from licenseflow import devstack
+
+    assert devstack.is_local(address) is local
+
+
+def test_dev_tokens_round_trip(tmp_path: Path) -> None:
+    from licenseflow import devstack
+
+    path = tmp_path / "dev-tokens.json"
+    assert devstack.load_dev_tokens(path) == {}
+    devstack.save_dev_tokens(path, {"admin": "lf_a", "olivia": "lf_o"})
+    assert devstack.load_dev_tokens(path) == {"admin": "lf_a", "olivia": "lf_o"}
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("not json")
+    assert devstack.load_dev_tokens(path) == {}
+
+
+def test_dev_users_and_banner() -> None:
+    from licenseflow import devstack
+
+    users = {user: (roles, partner) for user, roles, partner, _ in devstack.DEV_USERS}
+    assert users["admin"] == (("admin",), None)
+    assert users["olivia"] == (("owner",), None)
+    assert all(users[u] == (("approver",), None) for u in ("bob", "carol", "dave", "alice"))
+    assert users["acme-ops"] == (("partner",), "acme")
+    assert users["oscar"] == (("ops",), None)
+    text = devstack.banner(Settings(), {"admin": "lf_x"}, local_temporal=True)
+    assert "http://127.0.0.1:8233" in text
+    assert "http://127.0.0.1:8000/docs" in text
+    assert "lf_x" in text
