@@ -7,15 +7,18 @@ from typing import Any
 
 import asyncpg
 
+from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
 from licenseflow.config import Settings
+from workflows.partner_approval import PartnerApprovalWorkflow
 from workflows.smoke import SmokeWorkflow
 
 
 def workflow_classes() -> Sequence[type]:
-    return [SmokeWorkflow]
+    return [SmokeWorkflow, PartnerApprovalWorkflow]
 
 
 def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Callable[..., Any]]:
     common = CommonActivities(pool)
-    return [common.record_audit, common.send_notification]
+    approval = ApprovalActivities(pool)
+    return [common.record_audit, common.send_notification, approval.screen_partner]

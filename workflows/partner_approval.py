@@ -1,0 +1,579 @@
+"""PartnerApproval: screen a partner, then walk the approver chain with SLAs and four-eyes.
+
+Decisions arrive as the `decide` Update (validated) or the `decide_signal` signal (ops
+tooling; refused ones are recorded in the trail, not applied). `needs_revision` waits for
+a revised profile (`resubmit`) and starts again at step 1 as the next version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from domain import errors
+from domain.activity_io import RECORD_AUDIT, SEND_NOTIFICATION, AuditEntry, Notification
+from domain.approval import (
+    ApprovalStep,
+    DecideInput,
+    Decision,
+    PartnerApprovalInput,
+    PartnerApprovalResult,
+    PartnerApprovalState,
+    ResubmitInput,
+    ScreeningResult,
+    TrailEntry,
+)
+from domain.approval_messages import (
+    DECISIONS,
+    RESUBMIT,
+    SCREEN_PARTNER,
+    ApprovalStatus,
+    ScreenPartnerInput,
+    WithdrawInput,
+)
+from domain.approval_rules import Refusal, decision_refusal, resubmit_refusal
+from domain.durations import parse_duration
+from domain.tasks import Task, TaskKind
+from workflows.human_tasks import TaskBoard, wait_with_sla
+from workflows.search_attributes import LICENSING_PARTNER, PENDING_APPROVERS
+
+REVISION_STEP = "revision"
+EXPIRY_IN_SLAS = 6
+"""No decision within 6xSLA of a task opening ends the approval (remind 1x, escalate 2x)."""
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
+FINAL: tuple[ApprovalStatus, ...] = ("approved", "rejected", "withdrawn")
+
+
+def _error(refusal: Refusal) -> ApplicationError:
+    return ApplicationError(refusal.message, type=refusal.error_type, non_retryable=True)
+
+
+def _check_chain(chain: list[ApprovalStep]) -> None:
+    names = [s.step for s in chain]
+    if len(set(names)) != len(names) or REVISION_STEP in names:
+        raise ApplicationError(
+            f"approval steps must have unique names other than {REVISION_STEP!r}: {names}",
+            type=errors.INVALID,
+            non_retryable=True,
+        )
+
+
+@workflow.defn(name="PartnerApproval")
+class PartnerApprovalWorkflow:
+    """One partner, one deal scope, one approver chain; versioned by revisions."""
+
+    @workflow.init
+    def __init__(self, params: PartnerApprovalInput) -> None:
+        self._params = params
+        self._partner = params.partner
+        self._version = params.version
+        self._sla = parse_duration(params.decision_sla).approx()
+        self._status: ApprovalStatus = "screening"
+        self._screening: ScreeningResult | None = None
+        self._board = TaskBoard()
+        self._trail: list[TrailEntry] = []
+        self._step: ApprovalStep | None = None
+        self._task_id: str | None = None
+        self._required: list[str] = []
+        self._step_approvals: list[str] = []
+        self._earlier_approvals: dict[str, str] = {}
+        self._step_outcome: Decision | None = None
+        self._revision: ResubmitInput | None = None
+        self._withdrawal: WithdrawInput | None = None
+        self._outcome_reasons: list[str] = []
+        self._published: tuple[str, tuple[str, ...]] | None = None
+
+    @workflow.run
+    async def run(self, params: PartnerApprovalInput) -> PartnerApprovalResult:
+        _check_chain(params.chain)
+        while self._status not in FINAL:
+            await self._screen()
+            if self._status not in FINAL:
+                await self._run_chain()
+            if self._status == "awaiting_revision":
+                await self._await_revision()
+        await self._audit_completion()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self._result()
+
+    # -- messages -----------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> PartnerApprovalState:
+        """Status, open tasks and decision trail (the result once finished)."""
+        return PartnerApprovalState(
+            deal_id=self._params.deal_id,
+            partner_id=self._partner.partner_id,
+            status=self._status,
+            version=self._version,
+            screening=self._screening,
+            current_step=self._step.step if self._step else None,
+            open_tasks=self._board.open_tasks(),
+            trail=list(self._trail),
+            result=self._result() if self._status in FINAL else None,
+        )
+
+    @workflow.update
+    async def decide(self, decision: DecideInput) -> PartnerApprovalState:
+        """A decision on the open step; returns the state after it was applied and audited."""
+        refusal = self._decision_refusal(decision)
+        if refusal is not None:
+            raise _error(refusal)
+        entry = self._apply(decision)
+        await self._audit(entry, "partner_approval.decision")
+        return self.state()
+
+    @decide.validator
+    def _validate_decide(self, decision: DecideInput) -> None:
+        refusal = self._decision_refusal(decision)
+        if refusal is not None:
+            raise _error(refusal)
+
+    @workflow.signal
+    async def decide_signal(self, decision: DecideInput) -> None:
+        """The same decision for ops tooling: refused ones are recorded, not applied."""
+        refusal = self._decision_refusal(decision)
+        if refusal is None:
+            entry = self._apply(decision)
+            await self._audit(entry, "partner_approval.decision")
+            return
+        entry = self._record(
+            self._step.step if self._step else "-",
+            decision.decided_by,
+            decision.decision.value,
+            comment=decision.comment,
+            delegate_to=decision.delegate_to,
+            applied=False,
+            note=f"{refusal.error_type}: {refusal.message}",
+        )
+        await self._audit(entry, "partner_approval.decision_refused")
+
+    @workflow.update
+    async def resubmit(self, resubmit: ResubmitInput) -> PartnerApprovalState:
+        """A revised partner profile after needs_revision; screening restarts as next version."""
+        refusal = self._resubmit_refusal(resubmit)
+        if refusal is not None:
+            raise _error(refusal)
+        self._revision = resubmit
+        if self._task_id is not None:
+            self._board.close(self._task_id, RESUBMIT, by=resubmit.submitted_by)
+            self._task_id = None
+        entry = self._record(
+            REVISION_STEP, resubmit.submitted_by, RESUBMIT, comment=resubmit.comment
+        )
+        self._publish()
+        await self._audit(entry, "partner_approval.resubmitted")
+        return self.state()
+
+    @resubmit.validator
+    def _validate_resubmit(self, resubmit: ResubmitInput) -> None:
+        refusal = self._resubmit_refusal(resubmit)
+        if refusal is not None:
+            raise _error(refusal)
+
+    @workflow.signal
+    async def withdraw(self, withdrawal: WithdrawInput) -> None:
+        """End the approval as withdrawn (the parent deal or the requester gave up)."""
+        applied = self._status not in FINAL and self._withdrawal is None
+        if applied:
+            self._withdrawal = withdrawal
+        entry = self._record(
+            self._step.step if self._step else "-",
+            withdrawal.requested_by,
+            "withdraw",
+            comment=withdrawal.reason,
+            applied=applied,
+            note=None if applied else f"{errors.CONFLICT}: approval is {self._status} already",
+        )
+        await self._audit(entry, "partner_approval.withdraw")
+
+    # -- phases -------------------------------------------------------------------------
+
+    async def _screen(self) -> None:
+        self._status, self._step = "screening", None
+        self._publish()
+        result = await workflow.execute_activity(
+            SCREEN_PARTNER,
+            ScreenPartnerInput(
+                deal_id=self._params.deal_id,
+                partner=self._partner,
+                scope=self._params.scope,
+                settings=self._params.screening,
+            ),
+            result_type=ScreeningResult,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+        self._screening = result
+        entry = self._record(
+            "screening",
+            "system",
+            "passed" if result.passed else "failed",
+            note=f"score {result.score:.2f}" + "".join(f"; {r}" for r in result.reasons),
+        )
+        await self._audit(entry, "partner_approval.screened")
+        if self._withdrawal is not None:
+            self._finish_withdrawn()
+        elif not result.passed:
+            self._finish("rejected", list(result.reasons))
+
+    async def _run_chain(self) -> None:
+        self._earlier_approvals = {}
+        for step in self._params.chain:
+            outcome = await self._run_step(step)
+            if outcome is not Decision.APPROVE:
+                return
+            self._earlier_approvals.update(dict.fromkeys(self._step_approvals, step.step))
+        self._finish("approved", [])
+
+    async def _run_step(self, step: ApprovalStep) -> Decision | None:
+        """Open the step's task and wait; the outcome, or None when it ended otherwise."""
+        self._step, self._step_outcome = step, None
+        self._required, self._step_approvals = list(step.approvers), []
+        task = self._board.open(
+            local_id=f"{step.step}-v{self._version}",
+            kind=TaskKind.PARTNER_APPROVAL,
+            deal_id=self._params.deal_id,
+            title=f"Approve partner {self._partner.partner_id} ({step.step})",
+            assignees=step.approvers,
+            due_in=self._sla,
+            allowed_decisions=list(DECISIONS),
+            step=step.step,
+            version=self._version,
+        )
+        self._task_id, self._status = task.task_id, "awaiting_decision"
+        self._publish()
+        waited = await wait_with_sla(
+            lambda: self._step_outcome is not None or self._withdrawal is not None,
+            self._sla,
+            remind=self._remind,
+            escalate=self._escalate,
+            expire_after=self._sla * (EXPIRY_IN_SLAS - 2),
+        )
+        self._task_id = None
+        outcome = self._step_outcome
+        if outcome is Decision.REJECT:
+            self._finish("rejected", [self._rejection_reason(step.step)])
+        elif outcome is Decision.NEEDS_REVISION:
+            self._status = "awaiting_revision"
+        elif outcome is None and self._withdrawal is not None:
+            self._finish_withdrawn()
+        elif waited == "expired":
+            await self._expire(task.task_id, f"expired at step {step.step}")
+        return outcome
+
+    async def _await_revision(self) -> None:
+        contact = self._partner.contact_user
+        task = self._board.open(
+            local_id=f"{REVISION_STEP}-v{self._version}",
+            kind=TaskKind.PARTNER_REVISION,
+            deal_id=self._params.deal_id,
+            title=f"Revise partner {self._partner.partner_id} profile",
+            assignees=[self._params.requester, contact],
+            due_in=self._sla,
+            allowed_decisions=[RESUBMIT],
+            step=REVISION_STEP,
+            version=self._version,
+        )
+        self._step, self._task_id, self._revision = None, task.task_id, None
+        self._publish()
+        waited = await wait_with_sla(
+            lambda: self._revision is not None or self._withdrawal is not None,
+            self._sla,
+            remind=self._remind,
+            escalate=self._escalate,
+            expire_after=self._sla * (EXPIRY_IN_SLAS - 2),
+        )
+        self._task_id = None
+        if self._revision is not None:
+            self._partner = self._revision.profile
+            self._version += 1
+            self._revision = None
+        elif self._withdrawal is not None:
+            self._finish_withdrawn()
+        elif waited == "expired":
+            await self._expire(task.task_id, "expired awaiting revision")
+
+    # -- decisions ----------------------------------------------------------------------
+
+    def _open_task(self) -> Task | None:
+        task = self._board.get(self._task_id) if self._task_id else None
+        return task if task is not None and task.closed_at is None else None
+
+    def _decision_refusal(self, decision: DecideInput) -> Refusal | None:
+        open_step = (
+            self._status == "awaiting_decision"
+            and self._step_outcome is None
+            and self._withdrawal is None
+        )
+        return decision_refusal(
+            decision,
+            task=self._open_task() if open_step else None,
+            requester=self._params.requester,
+            earlier_approvals=self._earlier_approvals,
+            step_approvals=self._step_approvals,
+        )
+
+    def _resubmit_refusal(self, resubmit: ResubmitInput) -> Refusal | None:
+        return resubmit_refusal(
+            resubmit,
+            awaiting_revision=self._status == "awaiting_revision" and self._revision is None,
+            requester=self._params.requester,
+            contact_user=self._partner.contact_user,
+            partner_id=self._partner.partner_id,
+        )
+
+    def _apply(self, decision: DecideInput) -> TrailEntry:
+        """Apply a valid decision to the open step (synchronously, before any await)."""
+        assert self._step is not None and self._task_id is not None
+        step, task_id, who = self._step, self._task_id, decision.decided_by
+        entry = self._record(
+            step.step,
+            who,
+            decision.decision.value,
+            comment=decision.comment,
+            delegate_to=decision.delegate_to,
+        )
+        if decision.decision is Decision.DELEGATE:
+            target = decision.delegate_to
+            assert target is not None
+            task = self._board.get(task_id)
+            assert task is not None
+            self._required = [target if a == who else a for a in self._required]
+            self._board.note(
+                task_id,
+                "delegated",
+                by=who,
+                detail=f"to {target}",
+                assignees=[target if a == who else a for a in task.assignees],
+            )
+        elif decision.decision is Decision.APPROVE:
+            self._step_approvals.append(who)
+            # An escalation assignee (not a required approver) decides the step alone.
+            complete = (
+                step.quorum == "any"
+                or who not in self._required
+                or set(self._required) <= set(self._step_approvals)
+            )
+            if complete:
+                self._complete_step(decision)
+            else:
+                self._board.note(task_id, "approved", by=who, detail=decision.comment)
+        else:
+            self._complete_step(decision)
+        self._publish()
+        return entry
+
+    def _complete_step(self, decision: DecideInput) -> None:
+        assert self._task_id is not None
+        self._step_outcome = decision.decision
+        self._board.close(
+            self._task_id,
+            decision.decision.value,
+            by=decision.decided_by,
+            detail=decision.comment,
+        )
+
+    def _rejection_reason(self, step: str) -> str:
+        entry = next(
+            e for e in reversed(self._trail) if e.applied and e.decision == Decision.REJECT
+        )
+        return f"rejected at step {step} by {entry.actor}: {entry.comment}"
+
+    # -- SLA ----------------------------------------------------------------------------
+
+    async def _remind(self) -> None:
+        task = self._open_task()
+        if task is None:
+            return
+        self._board.note(task.task_id, "reminded", detail=", ".join(task.assignees))
+        self._publish()
+        await self._notify(task, "reminder", task.assignees)
+
+    async def _escalate(self) -> None:
+        task = self._open_task()
+        if task is None:
+            return
+        target = self._step.escalate_to if self._step else None
+        recipients = [target] if target else [self._params.requester]
+        self._board.note(
+            task.task_id,
+            "escalated",
+            detail=", ".join(recipients),
+            assignees=[*task.assignees, target] if target else None,
+        )
+        self._publish()
+        await self._notify(task, "escalation", recipients)
+
+    async def _expire(self, task_id: str, reason: str) -> None:
+        self._board.close(task_id, "expired", detail=reason)
+        entry = self._record(
+            self._step.step if self._step else REVISION_STEP, "system", "expired", note=reason
+        )
+        self._finish("rejected", [reason])
+        await self._audit(entry, "partner_approval.expired")
+
+    # -- outcome ------------------------------------------------------------------------
+
+    def _finish(self, outcome: ApprovalStatus, reasons: list[str]) -> None:
+        for task in self._board.open_tasks():
+            self._board.close(task.task_id, outcome)
+        self._status, self._outcome_reasons = outcome, reasons
+        self._step, self._task_id = None, None
+        self._publish()
+
+    def _finish_withdrawn(self) -> None:
+        withdrawal = self._withdrawal
+        assert withdrawal is not None
+        reason = f"withdrawn by {withdrawal.requested_by}"
+        self._finish(
+            "withdrawn", [f"{reason}: {withdrawal.reason}" if withdrawal.reason else reason]
+        )
+
+    def _result(self) -> PartnerApprovalResult:
+        outcome = self._status
+        assert outcome in FINAL
+        return PartnerApprovalResult(
+            deal_id=self._params.deal_id,
+            partner_id=self._partner.partner_id,
+            outcome=outcome,  # type: ignore[arg-type]
+            score=self._screening.score if self._screening else 0.0,
+            reasons=list(self._outcome_reasons),
+            version=self._version,
+            trail=list(self._trail),
+        )
+
+    # -- side effects -------------------------------------------------------------------
+
+    def _record(
+        self,
+        step: str,
+        actor: str,
+        decision: str,
+        *,
+        comment: str | None = None,
+        delegate_to: str | None = None,
+        applied: bool = True,
+        note: str | None = None,
+    ) -> TrailEntry:
+        entry = TrailEntry(
+            at=workflow.now(),
+            version=self._version,
+            step=step,
+            actor=actor,
+            decision=decision,
+            comment=comment,
+            delegate_to=delegate_to,
+            applied=applied,
+            note=note,
+        )
+        self._trail.append(entry)
+        return entry
+
+    async def _audit(self, entry: TrailEntry, action: str) -> None:
+        workflow_id = workflow.info().workflow_id
+        number = next(i for i, e in enumerate(self._trail, 1) if e is entry)
+        await workflow.execute_activity(
+            RECORD_AUDIT,
+            AuditEntry(
+                idempotency_key=f"{workflow_id}/v{entry.version}/{entry.step}/{number}",
+                actor=entry.actor,
+                action=action,
+                deal_id=self._params.deal_id,
+                workflow_id=workflow_id,
+                subject=f"partner:{self._partner.partner_id}",
+                detail=entry.model_dump(mode="json"),
+            ),
+            result_type=bool,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    async def _audit_completion(self) -> None:
+        result = self._result()
+        workflow_id = workflow.info().workflow_id
+        await workflow.execute_activity(
+            RECORD_AUDIT,
+            AuditEntry(
+                idempotency_key=f"{workflow_id}/v{result.version}/result",
+                actor="system",
+                action=f"partner_approval.{result.outcome}",
+                deal_id=self._params.deal_id,
+                workflow_id=workflow_id,
+                subject=f"partner:{result.partner_id}",
+                detail={"score": result.score, "reasons": result.reasons},
+            ),
+            result_type=bool,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+        )
+
+    async def _notify(self, task: Task, kind: str, recipients: list[str]) -> None:
+        workflow_id = workflow.info().workflow_id
+        due = task.due_at.strftime("%Y-%m-%d %H:%M UTC")
+        await asyncio.gather(
+            *(
+                workflow.execute_activity(
+                    SEND_NOTIFICATION,
+                    Notification(
+                        idempotency_key=f"{task.task_id}/{kind}/{recipient}",
+                        recipient=recipient,
+                        kind=kind,
+                        subject=f"{kind.capitalize()}: {task.title}",
+                        body=f"Task {task.task_id} was due {due}.",
+                        deal_id=self._params.deal_id,
+                        workflow_id=workflow_id,
+                    ),
+                    result_type=bool,
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                    retry_policy=ACTIVITY_RETRY,
+                )
+                for recipient in recipients
+            )
+        )
+
+    def _publish(self) -> None:
+        """Search attributes (when changed) and current details for the Temporal UI."""
+        pending = tuple(self._board.pending_approvers())
+        partner_id = self._partner.partner_id
+        if self._published != (partner_id, pending):
+            self._published = (partner_id, pending)
+            workflow.upsert_search_attributes(
+                [
+                    LICENSING_PARTNER.value_set(partner_id),
+                    PENDING_APPROVERS.value_set(list(pending))
+                    if pending
+                    else PENDING_APPROVERS.value_unset(),
+                ]
+            )
+        workflow.set_current_details(self._details())
+
+    def _details(self) -> str:
+        lines = [
+            f"**Partner approval** `{self._partner.partner_id}` for deal "
+            f"`{self._params.deal_id}` (v{self._version})",
+            f"- Status: **{self._status}**",
+        ]
+        if self._step is not None:
+            number = self._params.chain.index(self._step) + 1
+            lines.append(
+                f"- Step: {self._step.step} ({number} of {len(self._params.chain)},"
+                f" quorum {self._step.quorum})"
+            )
+        for task in self._board.open_tasks():
+            lines.append(f"- Assignees: {', '.join(task.assignees)}")
+            lines.append(f"- Due: {task.due_at:%Y-%m-%d %H:%M} UTC")
+        if self._screening is not None:
+            verdict = "passed" if self._screening.passed else "failed"
+            lines.append(f"- Screening: score {self._screening.score:.2f} ({verdict})")
+        if self._status in FINAL and self._outcome_reasons:
+            lines.append(f"- Reasons: {'; '.join(self._outcome_reasons)}")
+        return "\n".join(lines)
