@@ -1,0 +1,136 @@
+"""Request dependencies: app services, the calling principal, deal access and audit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import asyncpg
+import structlog
+from fastapi import Depends, Request
+from temporalio.client import Client, WorkflowExecutionDescription, WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from api.auth import DealAccess
+from api.problems import unauthorized
+from api.workflow_errors import problem_from_temporal
+from domain.deal import DealRequest
+from domain.ids import deal_workflow_id
+from domain.lifecycle import DealState
+from licenseflow.config import Settings
+from store import audit
+from store.tokens import Principal, authenticate
+from workflows.search_attributes import DEAL_OWNER, LICENSING_PARTNER, PENDING_APPROVERS
+
+
+@dataclass
+class Services:
+    """What every route needs; created once in the app lifespan."""
+
+    settings: Settings
+    pool: asyncpg.Pool
+    client: Client
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services
+
+
+async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+    """The caller of `Authorization: Bearer <token>`; 401 without a valid token."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise unauthorized()
+    who = await authenticate(svc.pool, token.strip())
+    if who is None:
+        raise unauthorized("the bearer token is unknown or revoked")
+    request.state.principal = who
+    return who
+
+
+Svc = Annotated[Services, Depends(services)]
+Caller = Annotated[Principal, Depends(principal)]
+
+
+async def describe_deal(svc: Services, deal_id: str) -> WorkflowExecutionDescription:
+    """The deal workflow's description (latest run); 404 when there is no such deal."""
+    handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
+    try:
+        return await handle.describe()
+    except RPCError as exc:
+        raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
+
+
+async def deal_access(svc: Services, deal_id: str) -> DealAccess:
+    """Owner, partner and participants of a deal, from its memo and search attributes."""
+    desc = await describe_deal(svc, deal_id)
+    memo: dict[str, Any] = await desc.memo()
+    attrs = desc.typed_search_attributes
+    participants = set(memo.get("participants") or [])
+    participants.update(attrs.get(PENDING_APPROVERS) or [])
+    structlog.contextvars.bind_contextvars(deal_id=deal_id)
+    return DealAccess(
+        deal_id=deal_id,
+        owner=memo.get("owner") or attrs.get(DEAL_OWNER),
+        partner_id=attrs.get(LICENSING_PARTNER),
+        participants=frozenset(participants),
+    )
+
+
+async def write_audit(
+    svc: Services,
+    request: Request,
+    who: Principal | str,
+    action: str,
+    *,
+    deal_id: str | None = None,
+    workflow_id: str | None = None,
+    subject: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """One audit row per state-changing call, tagged with the request id."""
+    request_id = getattr(request.state, "request_id", None)
+    actor = who if isinstance(who, str) else who.user
+    await audit.append(
+        svc.pool,
+        actor=actor,
+        action=action,
+        deal_id=deal_id,
+        workflow_id=workflow_id,
+        subject=subject,
+        detail={**(detail or {}), "request_id": request_id},
+    )
+
+
+async def deal_state(svc: Services, deal_id: str) -> DealState:
+    """The deal workflow's `state` query; 404 when there is no such deal."""
+    handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
+    try:
+        return await handle.query("state", result_type=DealState)
+    except (RPCError, WorkflowQueryFailedError) as exc:
+        raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
+
+
+def access_from_state(state: DealState) -> DealAccess:
+    """Access facts from the state query (owner, partner, approvers, assignees)."""
+    structlog.contextvars.bind_contextvars(deal_id=state.deal_id)
+    participants = {a for t in state.open_tasks for a in t.assignees}
+    if state.request is not None:
+        participants.update(request_participants(state.request))
+    return DealAccess(
+        deal_id=state.deal_id,
+        owner=state.owner,
+        partner_id=state.partner_id,
+        participants=frozenset(participants),
+    )
+
+
+def request_participants(request: DealRequest) -> list[str]:
+    """Everyone the request names as approver, escalation target or signatory."""
+    names = {*request.plan_approvers, request.licensor_signatory}
+    for step in request.partner_approval_chain:
+        names.update(step.approvers)
+        if step.escalate_to:
+            names.add(step.escalate_to)
+    return sorted(names)

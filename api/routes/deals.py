@@ -1,0 +1,210 @@
+"""Deals: start (idempotent), list via visibility, read state, terminate, statements, audit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+from temporalio.client import WorkflowExecution
+from temporalio.common import (
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from api import visibility
+from api.auth import require_read, require_role, require_steer
+from api.deps import (
+    Caller,
+    Services,
+    Svc,
+    access_from_state,
+    deal_access,
+    deal_state,
+    describe_deal,
+    request_participants,
+    write_audit,
+)
+from api.problems import conflict, forbidden, invalid
+from api.schemas import AuditOut, DealCreated, DealSummary, StatementOut, TerminateBody
+from api.workflow_errors import problem_from_temporal
+from domain.deal import DealRequest
+from domain.deal_messages import DealRunInput, canonical_request_hash
+from domain.ids import deal_workflow_id
+from domain.lifecycle import DealState, Stage, TerminateInput
+from store import audit, deals, partners, statements
+from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, KPI_STATUS, LICENSING_PARTNER
+
+router = APIRouter(prefix="/v1/deals", tags=["deals"])
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+DealId = Annotated[str, Path(pattern=ID_PATTERN)]
+DEAL_WORKFLOW = "LicensingDeal"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DealCreated,
+    responses={200: {"description": "Same deal_id and identical body: already started"}},
+)
+async def create_deal(
+    body: DealRequest, request: Request, response: Response, svc: Svc, who: Caller
+) -> DealCreated:
+    """Start a LicensingDeal (owner or admin). Identical repeat → 200, different body → 409."""
+    require_role(who, "admin", "owner")
+    if body.owner and body.owner != who.user and not who.has("admin"):
+        raise forbidden("owners start deals for themselves; leave `owner` empty")
+    deal = body.model_copy(update={"owner": body.owner or who.user})
+    await _require_partners(svc, deal.partners)
+    request_hash = canonical_request_hash(deal)
+    workflow_id = deal_workflow_id(deal.deal_id)
+    try:
+        handle = await svc.client.start_workflow(
+            DEAL_WORKFLOW,
+            DealRunInput(request=deal),
+            id=workflow_id,
+            task_queue=svc.settings.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            memo={
+                "request_hash": request_hash,
+                "owner": deal.owner,
+                "participants": request_participants(deal),
+            },
+            search_attributes=TypedSearchAttributes(
+                [
+                    DEAL_STAGE.value_set(Stage.NEEDS_ANALYSIS.value),
+                    DEAL_OWNER.value_set(deal.owner or who.user),
+                ]
+            ),
+            static_summary=f"{deal.title} — owner {deal.owner}",
+        )
+    except WorkflowAlreadyStartedError:
+        run_id = await _existing_run_if_same(svc, deal.deal_id, request_hash)
+        response.status_code = status.HTTP_200_OK
+        return DealCreated(deal_id=deal.deal_id, workflow_id=workflow_id, run_id=run_id)
+    except RPCError as exc:
+        raise problem_from_temporal(exc, what=f"deal {deal.deal_id}") from exc
+    run_id = handle.result_run_id or handle.run_id or ""
+    await write_audit(
+        svc,
+        request,
+        who,
+        "deal.create",
+        deal_id=deal.deal_id,
+        workflow_id=workflow_id,
+        detail={"run_id": run_id, "request_hash": request_hash},
+    )
+    return DealCreated(deal_id=deal.deal_id, workflow_id=workflow_id, run_id=run_id)
+
+
+async def _require_partners(svc: Services, partner_ids: list[str]) -> None:
+    known = await partners.existing_ids(svc.pool, partner_ids)
+    for index, partner_id in enumerate(partner_ids):
+        if partner_id not in known:
+            raise invalid(
+                f"body.partners.{index}", f"unknown partner {partner_id!r}", kind="unknown_partner"
+            )
+
+
+async def _existing_run_if_same(svc: Services, deal_id: str, request_hash: str) -> str:
+    """The run id of the deal started with this same request; 409 when the body differs."""
+    desc = await describe_deal(svc, deal_id)
+    memo: dict[str, Any] = await desc.memo()
+    stored = memo.get("request_hash")
+    if stored is None:
+        row = await deals.get(svc.pool, deal_id)
+        stored = row["request_hash"] if row else None
+    if stored != request_hash:
+        raise conflict(f"deal {deal_id} exists with a different request")
+    return desc.run_id
+
+
+@router.get("", response_model=list[DealSummary])
+async def list_deals(
+    svc: Svc,
+    who: Caller,
+    stage: Stage | None = None,
+    partner_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    owner: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[DealSummary]:
+    """Deals visible to the caller, newest first, filtered by stage, partner and owner."""
+    try:
+        query = visibility.deals_query(
+            who, stage=stage.value if stage else None, partner_id=partner_id, owner=owner
+        )
+    except PermissionError as exc:
+        raise forbidden(str(exc)) from exc
+    try:
+        return [
+            _summary(execution) async for execution in svc.client.list_workflows(query, limit=limit)
+        ]
+    except RPCError as exc:
+        raise problem_from_temporal(exc, what="deal list") from exc
+
+
+def _summary(execution: WorkflowExecution) -> DealSummary:
+    attrs = execution.typed_search_attributes
+    return DealSummary(
+        deal_id=execution.id.removeprefix(deal_workflow_id("")),
+        workflow_id=execution.id,
+        run_id=execution.run_id,
+        status=execution.status.name.lower() if execution.status else None,
+        stage=attrs.get(DEAL_STAGE),
+        owner=attrs.get(DEAL_OWNER),
+        partner_id=attrs.get(LICENSING_PARTNER),
+        kpi_status=attrs.get(KPI_STATUS),
+        started_at=execution.start_time,
+        closed_at=execution.close_time,
+    )
+
+
+@router.get("/{deal_id}", response_model=DealState)
+async def get_deal(deal_id: DealId, svc: Svc, who: Caller) -> DealState:
+    """The deal's live state: stage, open tasks, periods, statements, history."""
+    state = await deal_state(svc, deal_id)
+    require_read(who, access_from_state(state))
+    return state
+
+
+@router.post("/{deal_id}/terminate", response_model=DealState)
+async def terminate_deal(
+    deal_id: DealId, body: TerminateBody, request: Request, svc: Svc, who: Caller
+) -> DealState:
+    """End the deal early (its owner, or an admin)."""
+    access = await deal_access(svc, deal_id)
+    require_steer(who, access)
+    handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
+    try:
+        state = await handle.execute_update(
+            "terminate",
+            TerminateInput(requested_by=who.user, reason=body.reason),
+            result_type=DealState,
+        )
+    except Exception as exc:
+        raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
+    await write_audit(
+        svc, request, who, "deal.terminate", deal_id=deal_id, detail={"reason": body.reason}
+    )
+    return state
+
+
+@router.get("/{deal_id}/statements", response_model=list[StatementOut])
+async def list_statements(deal_id: DealId, svc: Svc, who: Caller) -> list[StatementOut]:
+    """Royalty statements issued so far (from Postgres, the system of record)."""
+    require_read(who, await deal_access(svc, deal_id))
+    rows = await statements.for_deal(svc.pool, deal_id)
+    return [StatementOut.model_validate(row) for row in rows]
+
+
+@router.get("/{deal_id}/audit", response_model=list[AuditOut])
+async def list_audit(deal_id: DealId, svc: Svc, who: Caller) -> list[AuditOut]:
+    """The deal's audit log (owner, admin, ops)."""
+    access = await deal_access(svc, deal_id)
+    if not (who.has("admin", "ops") or (who.has("owner") and access.owner == who.user)):
+        raise forbidden(f"{who.user} may not read the audit log of deal {deal_id}")
+    return [AuditOut.model_validate(row) for row in await audit.for_deal(svc.pool, deal_id)]

@@ -1,0 +1,110 @@
+"""Sales reports from the deal's partner: persisted first, then signalled to the deal."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+
+from api.auth import require_partner_of
+from api.deps import Caller, Svc, access_from_state, deal_state, write_audit
+from api.problems import conflict, invalid
+from api.schemas import SalesReportAccepted
+from api.workflow_errors import problem_from_temporal
+from domain.deal_messages import TERMINAL_STAGES
+from domain.ids import deal_workflow_id
+from domain.lifecycle import SalesReportReceived
+from domain.sales import SalesReport
+from store import sales
+
+router = APIRouter(prefix="/v1/deals", tags=["sales"])
+DealId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+
+
+def report_hash(report: SalesReport) -> str:
+    """sha256 of the period and lines only: a correction flag does not change the figures."""
+    body = {"period": report.period, "lines": report.model_dump(mode="json")["lines"]}
+    return hashlib.sha256(
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+@router.post(
+    "/{deal_id}/sales-reports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SalesReportAccepted,
+    responses={200: {"description": "Identical resubmission: nothing changed"}},
+)
+async def submit_sales_report(
+    deal_id: DealId,
+    body: SalesReport,
+    request: Request,
+    response: Response,
+    svc: Svc,
+    who: Caller,
+) -> SalesReportAccepted:
+    """Report one period (empty `lines` = no sales). A changed report needs `correction`."""
+    state = await deal_state(svc, deal_id)
+    require_partner_of(who, access_from_state(state))
+    if state.stage in TERMINAL_STAGES:
+        raise conflict(f"deal {deal_id} is {state.stage.value}; it takes no more reports")
+    if body.period > state.term_periods:
+        raise invalid("body.period", f"the deal has {state.term_periods} periods")
+    digest = report_hash(body)
+    latest = await sales.latest(svc.pool, deal_id, body.period)
+    if latest is not None and latest["body_hash"] == digest:
+        response.status_code = status.HTTP_200_OK
+        return _accepted(latest["report_id"], deal_id, body.period, latest["version"], "duplicate")
+    if latest is not None and not body.correction:
+        raise conflict(
+            f"period {body.period} was reported already; send `correction: true` with a reason"
+        )
+    version = 1 if latest is None else latest["version"] + 1
+    report_id = f"{deal_id}:p{body.period}:v{version}"
+    stored = await sales.insert_version(
+        svc.pool,
+        report_id=report_id,
+        deal_id=deal_id,
+        period=body.period,
+        version=version,
+        lines=[line.model_dump(mode="json") for line in body.lines],
+        body_hash=digest,
+        submitted_by=who.user,
+        correction=body.correction,
+        reason=body.reason,
+    )
+    if not stored:
+        raise conflict(f"period {body.period} changed meanwhile; fetch and retry")
+    await write_audit(
+        svc,
+        request,
+        who,
+        "sales_report.correct" if version > 1 else "sales_report.submit",
+        deal_id=deal_id,
+        subject=report_id,
+        detail={"period": body.period, "version": version, "lines": len(body.lines)},
+    )
+    handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
+    try:
+        await handle.signal(
+            "sales_report_received",
+            SalesReportReceived(report_id=report_id, version=version, report=body),
+        )
+    except Exception as exc:
+        # persisted already: the deal reads the latest version from Postgres when it checks
+        raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
+    return _accepted(report_id, deal_id, body.period, version, "accepted")
+
+
+def _accepted(
+    report_id: str, deal_id: str, period: int, version: int, outcome: str
+) -> SalesReportAccepted:
+    return SalesReportAccepted(
+        report_id=report_id,
+        deal_id=deal_id,
+        period=period,
+        version=version,
+        status=outcome,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,42 @@
+"""Temporal client failures mapped to problem details (validator errors keep their reason)."""
+
+from __future__ import annotations
+
+from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.problems import ProblemError
+from domain import errors
+
+
+def _application_error(exc: BaseException | None) -> ApplicationError | None:
+    """The first ApplicationError in the cause chain."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, ApplicationError):
+            return exc
+        exc = exc.__cause__
+        seen += 1
+    return None
+
+
+def problem_from_temporal(exc: Exception, *, what: str) -> ProblemError:
+    """403/404/409/422 from a rejected update or missing workflow; 503 when Temporal fails."""
+    if isinstance(exc, WorkflowUpdateFailedError):
+        app_err = _application_error(exc.cause)
+        if app_err is not None:
+            status = errors.HTTP_STATUS.get(app_err.type or "", 409)
+            return ProblemError(status, app_err.message or str(app_err))
+        return ProblemError(409, f"{what} was not accepted: {exc.cause}")
+    if isinstance(exc, WorkflowQueryFailedError):
+        return ProblemError(409, f"{what} could not be read: {exc.message}")
+    if isinstance(exc, RPCError):
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return ProblemError(404, f"{what} does not exist or has finished")
+        if exc.status == RPCStatusCode.FAILED_PRECONDITION:
+            return ProblemError(409, f"{what} cannot take this now: {exc.message}")
+        if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+            return ProblemError(422, f"{what}: {exc.message}")
+        return ProblemError(503, f"Temporal is unavailable ({exc.status.name})")
+    raise exc
