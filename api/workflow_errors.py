@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from temporalio.client import WorkflowQueryFailedError, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -40,3 +40,18 @@ def problem_from_temporal(exc: Exception, *, what: str) -> ProblemError:
             return ProblemError(422, f"{what}: {exc.message}")
         return ProblemError(503, f"Temporal is unavailable ({exc.status.name})")
     raise exc
+
+
+async def update_problem(
+    client: Client, workflow_id: str, exc: Exception, *, what: str
+) -> ProblemError:
+    """Like `problem_from_temporal`, but a finished workflow is a 409, not a 404."""
+    problem = problem_from_temporal(exc, what=what)
+    if problem.status != 404 or not isinstance(exc, RPCError):
+        return problem
+    try:
+        desc = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError:
+        return problem
+    status = desc.status.name.lower() if desc.status else "closed"
+    return ProblemError(409, f"{what} has finished ({status}); it takes no more decisions")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from temporalio.client import WorkflowExecution
 from temporalio.common import (
+    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
@@ -29,7 +30,7 @@ from api.deps import (
 )
 from api.problems import conflict, forbidden, invalid
 from api.schemas import AuditOut, DealCreated, DealSummary, StatementOut, TerminateBody
-from api.workflow_errors import problem_from_temporal
+from api.workflow_errors import problem_from_temporal, update_problem
 from domain.deal import DealRequest
 from domain.deal_messages import DealRunInput, canonical_request_hash
 from domain.ids import deal_workflow_id
@@ -76,8 +77,8 @@ async def create_deal(
             },
             search_attributes=TypedSearchAttributes(
                 [
-                    DEAL_STAGE.value_set(Stage.NEEDS_ANALYSIS.value),
-                    DEAL_OWNER.value_set(deal.owner or who.user),
+                    SearchAttributePair(DEAL_STAGE, Stage.NEEDS_ANALYSIS.value),
+                    SearchAttributePair(DEAL_OWNER, deal.owner or who.user),
                 ]
             ),
             static_summary=f"{deal.title} — owner {deal.owner}",
@@ -186,7 +187,7 @@ async def terminate_deal(
             result_type=DealState,
         )
     except Exception as exc:
-        raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
+        raise await update_problem(svc.client, handle.id, exc, what=f"deal {deal_id}") from exc
     await write_audit(
         svc, request, who, "deal.terminate", deal_id=deal_id, detail={"reason": body.reason}
     )

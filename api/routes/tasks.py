@@ -16,7 +16,7 @@ from api.deps import Caller, Services, Svc, write_audit
 from api.esign import SigningEvent, apply_signing_event
 from api.problems import conflict, forbidden, invalid, not_found
 from api.schemas import DecisionBody, DecisionResult, TaskOut
-from api.workflow_errors import problem_from_temporal
+from api.workflow_errors import problem_from_temporal, update_problem
 from domain.approval import DecideInput, Decision, PartnerApprovalState, ResubmitInput
 from domain.deal_messages import SIGNATURE_DECISIONS
 from domain.lifecycle import DealState, TaskDecisionInput
@@ -124,7 +124,7 @@ async def _decide_partner_approval(
     try:
         state = await handle.execute_update(name, message, result_type=PartnerApprovalState)
     except Exception as exc:
-        raise problem_from_temporal(exc, what=f"task {task_id}") from exc
+        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
     result = DecisionResult(
         task_id=task_id,
         workflow_id=workflow_id,
@@ -162,7 +162,7 @@ async def _decide_deal_task(
             result_type=DealState,
         )
     except Exception as exc:
-        raise problem_from_temporal(exc, what=f"task {task_id}") from exc
+        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
     result = DecisionResult(
         task_id=task_id,
         workflow_id=workflow_id,

@@ -1,0 +1,74 @@
+"""Helpers for API tests: a harness around the ASGI app, tokens, bounded polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+from temporalio.client import Client
+
+from licenseflow.config import Settings
+from store.tokens import create_token
+
+T = TypeVar("T")
+
+
+@dataclass
+class Api:
+    """The app under test plus what tests need beside HTTP: pool, Temporal, unique names."""
+
+    http: httpx.AsyncClient
+    pool: asyncpg.Pool
+    client: Client
+    settings: Settings
+    uid: str
+    _tokens: dict[tuple[str, tuple[str, ...], str | None], str] = field(default_factory=dict)
+
+    def name(self, base: str) -> str:
+        """A name unique to this test (the dev server and its visibility are shared)."""
+        return f"{base}-{self.uid}"
+
+    async def auth(self, user: str, *roles: str, partner_id: str | None = None) -> dict[str, str]:
+        """Authorization header for a (cached) token of `user` with `roles`."""
+        key = (user, tuple(sorted(roles)), partner_id)
+        if key not in self._tokens:
+            self._tokens[key] = await create_token(self.pool, user, list(roles), partner_id)
+        return {"Authorization": f"Bearer {self._tokens[key]}"}
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T]],
+    condition: Callable[[T], bool],
+    *,
+    within: float = 15.0,
+    interval: float = 0.1,
+) -> T:
+    """Call `probe` until `condition(result)` holds; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if condition(result):
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within}s; last result: {result!r}")
+        await asyncio.sleep(interval)
+
+
+def assert_problem(
+    resp: httpx.Response, status: int, *, field: str | None = None
+) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with `status` (naming `field` when given)."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("application/problem+json")
+    body = resp.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail", "instance", "request_id"} <= body.keys()
+    if field is not None:
+        fields = [e["field"] for e in body.get("errors", [])]
+        assert field in fields, fields
+    return body

@@ -1,0 +1,54 @@
+"""API fixtures: the app with an injected pool and dev-server client, stub or real workers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest_asyncio
+from api_helpers import Api
+from api_stubs import StubDeal, StubPartnerApproval
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from licenseflow.config import Settings
+from workers.main import build_worker
+
+SECRETS = "new-secret,old-secret"
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def api(
+    dev_env: WorkflowEnvironment, pool: asyncpg.Pool, db_url: str, task_queue: str
+) -> AsyncIterator[Api]:
+    """The API over ASGI, starting workflows on this test's own task queue."""
+    settings = Settings(  # type: ignore[call-arg]
+        DATABASE_URL=db_url, LICENSEFLOW_TASK_QUEUE=task_queue, LICENSEFLOW_ESIGN_SECRETS=SECRETS
+    )
+    app = create_app(settings, pool=pool, client=dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
+        yield Api(
+            http=http,
+            pool=pool,
+            client=dev_env.client,
+            settings=settings,
+            uid=uuid.uuid4().hex[:8],
+        )
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def stub_api(api: Api) -> AsyncIterator[Api]:
+    """`api` plus a worker running the stand-in LicensingDeal/PartnerApproval workflows."""
+    worker = build_worker(
+        api.client,
+        api.pool,
+        api.settings,
+        task_queue=api.settings.task_queue,
+        workflows=[StubDeal, StubPartnerApproval],
+        activities=[],
+    )
+    async with worker:
+        yield api

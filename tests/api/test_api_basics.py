@@ -1,0 +1,80 @@
+"""Authentication, problem documents, request ids, health and partner profiles."""
+
+from __future__ import annotations
+
+from api_helpers import Api, assert_problem
+from api_samples import partner
+
+
+async def test_health_needs_no_token_and_readyz_checks_both(api: Api) -> None:
+    assert (await api.http.get("/healthz")).json() == {"status": "ok"}
+    ready = await api.http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"postgres": "ok", "temporal": "ok"}
+
+
+async def test_missing_or_unknown_token_is_401_problem(api: Api) -> None:
+    missing = await api.http.get("/v1/tasks")
+    assert_problem(missing, 401)
+    assert missing.headers["www-authenticate"] == "Bearer"
+    wrong = await api.http.get("/v1/tasks", headers={"Authorization": "Bearer lf_nope"})
+    assert_problem(wrong, 401)
+    basic = await api.http.get("/v1/tasks", headers={"Authorization": "Basic abc"})
+    assert_problem(basic, 401)
+
+
+async def test_revoked_token_is_401(api: Api) -> None:
+    from store.tokens import revoke
+
+    headers = await api.auth("olivia", "owner")
+    assert (await api.http.get("/v1/partners/none", headers=headers)).status_code == 404
+    await revoke(api.pool, headers["Authorization"].removeprefix("Bearer "))
+    assert_problem(await api.http.get("/v1/partners/none", headers=headers), 401)
+
+
+async def test_request_id_is_echoed_and_in_problems(api: Api) -> None:
+    resp = await api.http.get("/v1/deals/x", headers={"X-Request-ID": "req-123"})
+    assert resp.headers["x-request-id"] == "req-123"
+    assert assert_problem(resp, 401)["request_id"] == "req-123"
+    generated = await api.http.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert generated.headers["x-request-id"] != "bad id with spaces"
+    assert len(generated.headers["x-request-id"]) == 32
+
+
+async def test_partner_registration_and_read_rules(api: Api) -> None:
+    admin = await api.auth("ada", "admin")
+    body = partner("acme", "acme-ops")
+
+    created = await api.http.post("/v1/partners", json=body, headers=admin)
+    assert created.status_code == 201
+    assert created.json()["partner_id"] == "acme"
+    assert_problem(await api.http.post("/v1/partners", json=body, headers=admin), 409)
+    approver = await api.auth("carol", "approver")
+    assert_problem(
+        await api.http.post("/v1/partners", json=partner("b", "b"), headers=approver), 403
+    )
+
+    own = await api.auth("acme-ops", "partner", partner_id="acme")
+    other = await api.auth("zeta-ops", "partner", partner_id="zeta")
+    assert (await api.http.get("/v1/partners/acme", headers=own)).json()["name"] == body["name"]
+    assert_problem(await api.http.get("/v1/partners/acme", headers=other), 403)
+    assert (await api.http.get("/v1/partners/acme", headers=approver)).status_code == 200
+    assert_problem(await api.http.get("/v1/partners/nobody", headers=admin), 404)
+
+    audit = await api.pool.fetch("SELECT actor, action, subject FROM audit_log")
+    assert [(r["actor"], r["action"], r["subject"]) for r in audit] == [
+        ("ada", "partner.create", "acme")
+    ]
+
+
+async def test_invalid_partner_names_each_failing_field(api: Api) -> None:
+    admin = await api.auth("ada", "admin")
+    body = partner("acme", "acme-ops")
+    body["email"] = "not-an-email"
+    body["evaluation"]["cost"] = 9
+    body["surprise"] = True
+    problem = assert_problem(
+        await api.http.post("/v1/partners", json=body, headers=admin), 422, field="body.email"
+    )
+    fields = {e["field"] for e in problem["errors"]}
+    assert {"body.email", "body.evaluation.cost", "body.surprise"} <= fields
