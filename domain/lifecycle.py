@@ -123,6 +123,17 @@ class Statement(Model):
     issued_at: datetime
 
 
+class YearSummary(Model):
+    """One closed contract year, kept after its periods are dropped at continue-as-new."""
+
+    contract_year: int
+    net_sales: Decimal = Decimal(0)
+    royalty_earned: Decimal = Decimal(0)
+    invoiced: Decimal = Decimal(0)
+    """Advance credit plus period invoices of the year."""
+    true_up: Decimal = Decimal(0)
+
+
 class HistoryEntry(Model):
     at: datetime
     event: str
@@ -151,3 +162,6 @@ class DealState(Model):
     history: list[HistoryEntry] = Field(default_factory=list)
     envelope_id: str | None = None
     request: DealRequest | None = None
+    years: list[YearSummary] = Field(default_factory=list)
+    """Closed contract years (their periods are no longer listed in `periods`)."""
+    next_period: int | None = None

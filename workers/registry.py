@@ -9,16 +9,31 @@ import asyncpg
 
 from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
+from activities.deal import DealActivities
+from activities.signing import SigningActivities
 from licenseflow.config import Settings
+from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
 from workflows.smoke import SmokeWorkflow
 
 
 def workflow_classes() -> Sequence[type]:
-    return [SmokeWorkflow, PartnerApprovalWorkflow]
+    return [SmokeWorkflow, PartnerApprovalWorkflow, LicensingDealWorkflow]
 
 
 def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Callable[..., Any]]:
     common = CommonActivities(pool)
     approval = ApprovalActivities(pool)
-    return [common.record_audit, common.send_notification, approval.screen_partner]
+    deal = DealActivities(pool)
+    signing = SigningActivities(pool, settings)
+    return [
+        common.record_audit,
+        common.send_notification,
+        approval.screen_partner,
+        deal.sync_deal_read_model,
+        deal.load_partner,
+        deal.check_sales,
+        deal.issue_statement,
+        deal.compile_review,
+        signing.request_signature,
+    ]

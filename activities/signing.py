@@ -1,0 +1,198 @@
+"""Signature requests through a pluggable signing provider (local by default).
+
+`LocalSigningProvider` keeps the envelope in Postgres; signatories sign through the API,
+which records each event on the envelope and signals the deal when it is completed or
+declined. `DocuSignStyleProvider` builds a real REST payload and is only used when
+configured (`LICENSEFLOW_SIGNING_PROVIDER=docusign` plus its credentials).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import asyncpg
+import httpx
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from domain import errors
+from domain.deal_messages import REQUEST_SIGNATURE, EnvelopeRef, RequestSignatureInput
+from licenseflow.config import Settings
+from store import envelopes
+
+
+class SigningProvider(Protocol):
+    """Creates (once per idempotency key) an envelope for the signatories."""
+
+    name: str
+
+    async def create_envelope(self, req: RequestSignatureInput) -> EnvelopeRef: ...
+
+
+def envelope_id_for(idempotency_key: str) -> str:
+    """A stable envelope id derived from the workflow's idempotency key."""
+    return "env-" + uuid.uuid5(uuid.NAMESPACE_URL, idempotency_key).hex[:24]
+
+
+def _document(req: RequestSignatureInput) -> dict[str, Any]:
+    return {
+        "title": req.title,
+        "deal_id": req.deal_id,
+        "partner_id": req.partner_id,
+        "plan_version": req.plan_version,
+        **req.document,
+    }
+
+
+class LocalSigningProvider:
+    """Envelope lives in Postgres; signatories sign via the API."""
+
+    name = "local"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def create_envelope(self, req: RequestSignatureInput) -> EnvelopeRef:
+        envelope_id = await envelopes.create(
+            self._pool,
+            envelope_id=envelope_id_for(req.idempotency_key),
+            idempotency_key=req.idempotency_key,
+            deal_id=req.deal_id,
+            workflow_id=req.workflow_id,
+            provider=self.name,
+            signatories=[s.user for s in req.signatories],
+            document=_document(req),
+        )
+        return EnvelopeRef(envelope_id=envelope_id, provider=self.name)
+
+
+@dataclass(frozen=True)
+class DocuSignCredentials:
+    base_url: str
+    account_id: str
+    access_token: str
+
+    @classmethod
+    def from_env(cls) -> DocuSignCredentials | None:
+        values = [
+            os.environ.get(f"LICENSEFLOW_DOCUSIGN_{name}", "")
+            for name in ("BASE_URL", "ACCOUNT_ID", "ACCESS_TOKEN")
+        ]
+        return cls(*values) if all(values) else None
+
+
+class DocuSignStyleProvider:
+    """eSignature REST v2.1 style envelope creation; mirrors the envelope in Postgres."""
+
+    name = "docusign"
+
+    def __init__(self, pool: asyncpg.Pool, credentials: DocuSignCredentials | None) -> None:
+        self._pool = pool
+        self._credentials = credentials
+
+    def build_payload(self, req: RequestSignatureInput) -> dict[str, Any]:
+        """The `POST /v2.1/accounts/{id}/envelopes` body for this request."""
+        signers = []
+        for order, signatory in enumerate(req.signatories, start=1):
+            if not signatory.email:
+                raise ApplicationError(
+                    f"signatory {signatory.user} has no email for {self.name}",
+                    type=errors.INVALID,
+                    non_retryable=True,
+                )
+            signers.append(
+                {
+                    "recipientId": str(order),
+                    "routingOrder": str(order),
+                    "name": signatory.user,
+                    "email": signatory.email,
+                    "roleName": signatory.role,
+                }
+            )
+        return {
+            "emailSubject": f"Please sign: {req.title}",
+            "status": "sent",
+            "documents": [
+                {
+                    "documentId": "1",
+                    "name": f"{req.title} (plan v{req.plan_version})",
+                    "fileExtension": "json",
+                    "documentBase64": "",
+                }
+            ],
+            "recipients": {"signers": signers},
+            "customFields": {
+                "textCustomFields": [
+                    {"name": "deal_id", "value": req.deal_id, "show": "false"},
+                    {"name": "idempotency_key", "value": req.idempotency_key, "show": "false"},
+                ]
+            },
+        }
+
+    async def create_envelope(self, req: RequestSignatureInput) -> EnvelopeRef:
+        if self._credentials is None:
+            raise ApplicationError(
+                "docusign provider selected but LICENSEFLOW_DOCUSIGN_* credentials are missing",
+                type=errors.INVALID,
+                non_retryable=True,
+            )
+        existing = await self._pool.fetchrow(
+            "SELECT envelope_id, status FROM signature_envelopes WHERE idempotency_key = $1",
+            req.idempotency_key,
+        )
+        if existing:
+            return EnvelopeRef(
+                envelope_id=existing["envelope_id"], provider=self.name, status=existing["status"]
+            )
+        creds = self._credentials
+        async with httpx.AsyncClient(base_url=creds.base_url, timeout=30) as http:
+            response = await http.post(
+                f"/v2.1/accounts/{creds.account_id}/envelopes",
+                json=self.build_payload(req),
+                headers={"Authorization": f"Bearer {creds.access_token}"},
+            )
+        if 400 <= response.status_code < 500:
+            raise ApplicationError(
+                f"signing provider refused the envelope: {response.status_code}",
+                type=errors.INVALID,
+                non_retryable=True,
+            )
+        response.raise_for_status()
+        envelope_id = await envelopes.create(
+            self._pool,
+            envelope_id=response.json()["envelopeId"],
+            idempotency_key=req.idempotency_key,
+            deal_id=req.deal_id,
+            workflow_id=req.workflow_id,
+            provider=self.name,
+            signatories=[s.user for s in req.signatories],
+            document=_document(req),
+        )
+        return EnvelopeRef(envelope_id=envelope_id, provider=self.name)
+
+
+class SigningActivities:
+    """The `request_signature` activity over the configured providers."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self._default = settings.signing_provider
+        self._providers: dict[str, SigningProvider] = {
+            "local": LocalSigningProvider(pool),
+            "docusign": DocuSignStyleProvider(pool, DocuSignCredentials.from_env()),
+        }
+
+    def provider(self, name: str | None) -> SigningProvider:
+        chosen = name or self._default
+        if chosen not in self._providers:
+            raise ApplicationError(
+                f"unknown signing provider {chosen!r}", type=errors.INVALID, non_retryable=True
+            )
+        return self._providers[chosen]
+
+    @activity.defn(name=REQUEST_SIGNATURE)
+    async def request_signature(self, req: RequestSignatureInput) -> EnvelopeRef:
+        """Create the envelope once per idempotency key and return its id."""
+        return await self.provider(req.provider).create_envelope(req)

@@ -1,0 +1,348 @@
+"""Helpers for LicensingDeal tests: request factory, partner seeding, worker, report driver.
+
+Synchronisation: tests never sleep on the wall clock. They poll the `state` query with a
+bounded helper (`wait_state`) until the workflow reached the expected point, and on the
+time-skipping server they move time with `env.sleep()` to the moment they need (a period
+end, an SLA); `handle.result()` skips time on its own until the deal finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.approval import ApprovalActivities
+from activities.common import CommonActivities
+from activities.deal import DealActivities
+from activities.signing import SigningActivities
+from domain.approval import ApprovalStep, DecideInput, Decision, PartnerApprovalState
+from domain.common import LicensedScope, PartnerScope
+from domain.deal import (
+    Audience,
+    DealRequest,
+    Kpi,
+    Needs,
+    Objective,
+    Plan,
+    Property,
+    RoyaltyTier,
+    Schedule,
+    Terms,
+)
+from domain.deal_messages import DealOutcome, DealRunInput
+from domain.ids import deal_workflow_id, partner_approval_id
+from domain.lifecycle import DealState, SalesReportReceived, SignatureEvent, TaskDecisionInput
+from domain.partner import Evaluation, PartnerProfile, Risk
+from domain.sales import SalesLine, SalesReport
+from licenseflow.config import Settings
+from store import partners, sales
+from workers.main import build_worker
+from workflows.licensing_deal import LicensingDealWorkflow
+from workflows.partner_approval import PartnerApprovalWorkflow
+
+HISTORIES = Path(__file__).parent.parent / "histories"
+OWNER = "olivia"
+PLAN_APPROVERS = ["paul", "petra"]
+PARTNER_APPROVER = "vera"
+SIGNATORY = "sam"
+PARTNER_CONTACT = "erin"
+SCOPE = LicensedScope(categories=["apparel"], territories=["DE", "FR"], channels=["online"])
+Handle = WorkflowHandle[LicensingDealWorkflow, DealOutcome]
+
+
+def deal_request(**overrides: Any) -> DealRequest:
+    """A valid quarterly deal (the worked-check terms) with a unique id; override anything."""
+    schedule = overrides.pop("schedule", None) or Schedule(
+        period="P3M",
+        periods_per_year=4,
+        periods_per_review=4,
+        term_periods=12,
+        report_grace="P15D",
+        decision_sla="P5D",
+    )
+    data: dict[str, Any] = {
+        "deal_id": f"moonbear-{uuid.uuid4().hex[:8]}",
+        "title": "Moonbear apparel",
+        "property": Property(name="Moonbear", rights=["brand", "product"]),
+        "needs": Needs(
+            objectives=[Objective(kind="revenue", target=Decimal("500000"), unit="EUR")],
+            audience=Audience(segments=["teens"], regions=["DE", "FR"]),
+        ),
+        "plan": plan(),
+        "terms": Terms(
+            royalty_tiers=[
+                RoyaltyTier(up_to=Decimal("500000"), rate=Decimal("0.08")),
+                RoyaltyTier(up_to=None, rate=Decimal("0.10")),
+            ],
+            advance=Decimal("20000"),
+            minimum_guarantee_per_year=Decimal("60000"),
+        ),
+        "schedule": schedule,
+        "partners": ["acme"],
+        "plan_approvers": PLAN_APPROVERS,
+        "partner_approval_chain": [ApprovalStep(step="legal", approvers=[PARTNER_APPROVER])],
+        "licensor_signatory": SIGNATORY,
+        "owner": OWNER,
+    }
+    data.update(overrides)
+    return DealRequest(**data)
+
+
+def plan(target: str = "100000", at_risk_below: float = 0.75) -> Plan:
+    return Plan(
+        scope=SCOPE,
+        kpis=[Kpi(target_per_period=Decimal(target), at_risk_below=at_risk_below)],
+    )
+
+
+def partner_profile(partner_id: str = "acme", **overrides: Any) -> PartnerProfile:
+    """A partner that passes screening for SCOPE."""
+    data: dict[str, Any] = {
+        "partner_id": partner_id,
+        "name": f"{partner_id.title()} Apparel",
+        "contact_user": PARTNER_CONTACT,
+        "email": f"{PARTNER_CONTACT}@{partner_id}.example",
+        "scope": PartnerScope(
+            categories=["apparel"], territories=["DE", "FR"], channels=["online"]
+        ),
+        "evaluation": Evaluation(cost=4, quality=4, efficiency=4, complementarity=4),
+        "risk": Risk(insurance_coverage=Decimal("2000000")),
+    }
+    data.update(overrides)
+    return PartnerProfile(**data)
+
+
+async def seed_partner(pool: asyncpg.Pool, partner_id: str = "acme", **overrides: Any) -> None:
+    profile = partner_profile(partner_id, **overrides)
+    await partners.insert(pool, profile.model_dump(mode="json"), created_by="test")
+
+
+@asynccontextmanager
+async def deal_worker(
+    client: Client, pool: asyncpg.Pool, settings: Settings, task_queue: str
+) -> AsyncIterator[Worker]:
+    """A worker with LicensingDeal, the real PartnerApproval and their activities."""
+    common, deal = CommonActivities(pool), DealActivities(pool)
+    signing, approval = SigningActivities(pool, settings), ApprovalActivities(pool)
+    async with build_worker(
+        client,
+        pool,
+        settings,
+        task_queue=task_queue,
+        workflows=[LicensingDealWorkflow, PartnerApprovalWorkflow],
+        activities=[
+            common.record_audit,
+            common.send_notification,
+            approval.screen_partner,
+            deal.sync_deal_read_model,
+            deal.load_partner,
+            deal.check_sales,
+            deal.issue_statement,
+            deal.compile_review,
+            signing.request_signature,
+        ],
+    ) as worker:
+        yield worker
+
+
+async def start_deal(client: Client, request: DealRequest, task_queue: str) -> Handle:
+    return await client.start_workflow(
+        LicensingDealWorkflow.run,
+        DealRunInput(request=request),
+        id=deal_workflow_id(request.deal_id),
+        task_queue=task_queue,
+        static_summary=f"Licensing deal {request.deal_id}: {request.title}",
+    )
+
+
+def latest(client: Client, deal_id: str) -> Handle:
+    """Handle on the latest run (follows continue-as-new)."""
+    return client.get_workflow_handle_for(LicensingDealWorkflow.run, deal_workflow_id(deal_id))
+
+
+async def wait_state(
+    client: Client,
+    deal_id: str,
+    predicate: Callable[[DealState], bool],
+    *,
+    within: float = 20.0,
+    what: str = "condition",
+) -> DealState:
+    """Poll the `state` query until `predicate` holds (bounded; fails with the last state)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    last: DealState | None = None
+    while loop.time() < deadline:
+        try:
+            last = await latest(client, deal_id).query(LicensingDealWorkflow.state)
+        except Exception:  # the run may be between continue-as-new and its first task
+            last = None
+        if last is not None and predicate(last):
+            return last
+        await asyncio.sleep(0.05)
+    history = [h.event for h in last.history][-15:] if last else None
+    raise AssertionError(f"timed out waiting for {what}; stage={last and last.stage} {history}")
+
+
+def open_task(state: DealState, local_id: str) -> bool:
+    return any(t.task_id.endswith(f":{local_id}") for t in state.open_tasks)
+
+
+async def decide_signal(
+    client: Client, deal_id: str, local_id: str, who: str, decision: str, **extra: Any
+) -> None:
+    """`decide_task_signal` (works on the time-skipping server, which lacks Updates)."""
+    await latest(client, deal_id).signal(
+        LicensingDealWorkflow.decide_task_signal,
+        TaskDecisionInput(task_id=local_id, decided_by=who, decision=decision, **extra),
+    )
+
+
+async def approve_partner(client: Client, deal_id: str, partner_id: str = "acme") -> None:
+    """Approve the PartnerApproval child through its `decide_signal`."""
+    child = client.get_workflow_handle(partner_approval_id(deal_id, partner_id))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        try:
+            state = await child.query("state", result_type=PartnerApprovalState)
+        except Exception:
+            state = None
+        if state is not None and state.open_tasks:
+            await child.signal(
+                "decide_signal",
+                DecideInput(decided_by=PARTNER_APPROVER, decision=Decision.APPROVE),
+            )
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"partner approval of {partner_id} never opened a task")
+
+
+async def sign(client: Client, deal_id: str, *, event: str = "completed") -> DealState:
+    """Wait for the signature task, then signal the envelope completed (or declined)."""
+    state = await wait_state(
+        client, deal_id, lambda s: open_task(s, "signature-1"), what="signature task"
+    )
+    assert state.envelope_id
+    signal = (
+        LicensingDealWorkflow.signature_completed
+        if event == "completed"
+        else LicensingDealWorkflow.signature_declined
+    )
+    await latest(client, deal_id).signal(
+        signal,
+        SignatureEvent(envelope_id=state.envelope_id, event=event, at=datetime.now(), by=SIGNATORY),
+    )
+    return state
+
+
+async def launch(client: Client, deal_id: str) -> DealState:
+    """Plan approval, partner approval and signature: the deal reaches monitoring."""
+    await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"), what="plan task")
+    await decide_signal(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve")
+    await approve_partner(client, deal_id)
+    await sign(client, deal_id)
+    return await wait_state(client, deal_id, lambda s: s.stage == "monitoring", what="monitoring")
+
+
+def line(net: str, **overrides: Any) -> SalesLine:
+    data: dict[str, Any] = {
+        "sku": "MB-TEE",
+        "category": "apparel",
+        "territory": "DE",
+        "channel": "online",
+        "units": 10,
+        "gross_sales": Decimal(net),
+    }
+    data.update(overrides)
+    return SalesLine(**data)
+
+
+async def submit_report(
+    pool: asyncpg.Pool,
+    client: Client,
+    deal_id: str,
+    period: int,
+    lines: list[SalesLine],
+    *,
+    version: int = 1,
+) -> None:
+    """Persist a report version and signal the deal, as the API does."""
+    report = SalesReport(
+        period=period,
+        lines=lines,
+        correction=version > 1,
+        reason="corrected figures" if version > 1 else None,
+    )
+    body = report.model_dump(mode="json")
+    report_id = f"{deal_id}-p{period}-v{version}"
+    await sales.insert_version(
+        pool,
+        report_id=report_id,
+        deal_id=deal_id,
+        period=period,
+        version=version,
+        lines=body["lines"],
+        body_hash=hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest(),
+        submitted_by=PARTNER_CONTACT,
+        correction=report.correction,
+        reason=report.reason,
+    )
+    await latest(client, deal_id).signal(
+        LicensingDealWorkflow.sales_report_received,
+        SalesReportReceived(report_id=report_id, version=version, report=report),
+    )
+
+
+async def skip_to(env: WorkflowEnvironment, moment: datetime) -> None:
+    """Time-skipping: move the server clock to `moment` (no-op when already past)."""
+    now = await env.get_current_time()
+    if moment > now:
+        await env.sleep(moment - now)
+
+
+async def report_after_period_end(
+    env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    deal_id: str,
+    period: int,
+    net: str | None,
+) -> DealState:
+    """Driver step: let period `period` end, post its report (None: no report), await it."""
+    client = env.client
+    state = await wait_state(
+        client, deal_id, lambda s: any(p.period == period for p in s.periods), what=f"p{period}"
+    )
+    record = next(p for p in state.periods if p.period == period)
+    await skip_to(env, record.ends_at + timedelta(seconds=1))
+    if net is not None:
+        await submit_report(pool, client, deal_id, period, [line(net)])
+    else:
+        await skip_to(env, record.report_due_at + timedelta(seconds=1))
+    return await wait_state(
+        client,
+        deal_id,
+        lambda s: any(p.period == period and p.status != "open" for p in s.periods),
+        what=f"period {period} settled",
+    )
+
+
+def record_history(name: str, history_json: str) -> Path:
+    """Write a recorded history for the replay tests."""
+    HISTORIES.mkdir(exist_ok=True)
+    path = HISTORIES / f"licensing_deal_{name}.json"
+    path.write_text(history_json)
+    return path
