@@ -93,7 +93,7 @@ async def apply_signing_event(pool: asyncpg.Pool, client: Client, ev: SigningEve
     log.info(
         "esign.event",
         envelope_id=ev.envelope_id,
-        event=ev.event,
+        kind=ev.event,
         outcome=applied.outcome,
         status=applied.status,
         deal_id=applied.deal_id,
