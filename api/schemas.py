@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.common import UserName
-from domain.deal import Plan
+from domain.common import Identifier, UserName
+from domain.deal import Needs, Plan
 from domain.partner import PartnerProfile
 
 
@@ -76,8 +76,9 @@ class TaskOut(BaseModel):
 
 
 class DecisionBody(BaseModel):
-    """A decision on a task; extra fields per kind: `delegate_to` (delegate), `plan` (amend),
-    `renew_periods` (renew), `profile` (resubmit a partner revision)."""
+    """A decision on a task, with what the decision carries: `delegate_to` (delegate),
+    `plan` (amend, revise), `renew_periods` (renew), `profile` (resubmit), `needs` (submit),
+    `partners` (add_partners)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -87,6 +88,8 @@ class DecisionBody(BaseModel):
     plan: Plan | None = None
     renew_periods: int | None = Field(default=None, ge=1)
     profile: PartnerProfile | None = None
+    needs: Needs | None = None
+    partners: list[Identifier] | None = Field(default=None, min_length=1)
 
 
 class DecisionResult(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
@@ -18,8 +18,15 @@ from api.problems import conflict, forbidden, invalid, not_found
 from api.schemas import DecisionBody, DecisionResult, TaskOut
 from api.workflow_errors import problem_from_temporal, update_problem
 from domain.approval import DecideInput, Decision, PartnerApprovalState, ResubmitInput
+from domain.common import Model
 from domain.deal_messages import SIGNATURE_DECISIONS
-from domain.lifecycle import DealState, TaskDecisionInput
+from domain.lifecycle import (
+    AddPartnersInput,
+    DealState,
+    RevisePlanInput,
+    SubmitNeedsInput,
+    TaskDecisionInput,
+)
 from domain.tasks import Task, TaskKind
 from store import envelopes
 from store.tokens import Principal
@@ -30,6 +37,7 @@ APPROVAL_PREFIX = "partner-approval-"
 APPROVAL_WORKFLOW = "PartnerApproval"
 _MAX_WORKFLOWS = 200
 _QUERY_CONCURRENCY = 16
+_QUERY_TIMEOUT = timedelta(seconds=5)
 
 TaskId = Annotated[str, Path(min_length=3, max_length=300, pattern=r"^[A-Za-z0-9._:-]+$")]
 
@@ -69,7 +77,7 @@ async def _open_tasks(
     handle = svc.client.get_workflow_handle(execution.id, run_id=execution.run_id)
     async with gate:
         try:
-            state = await handle.query("state", result_type=result_type)
+            state = await handle.query("state", result_type=result_type, rpc_timeout=_QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError):
             return []
     return list(state.open_tasks)
@@ -148,19 +156,9 @@ async def _decide_deal_task(
         raise forbidden(f"task {task_id} is not assigned to {who.user}")
     if task is not None and task.kind == TaskKind.SIGNATURE:
         return await _sign(svc, who, task, current, body), current.deal_id
+    name, message = _deal_update(task, task_id, who, body)
     try:
-        state = await handle.execute_update(
-            "decide_task",
-            TaskDecisionInput(
-                task_id=task_id,
-                decided_by=who.user,
-                decision=body.decision,
-                comment=body.comment,
-                plan=body.plan,
-                renew_periods=body.renew_periods,
-            ),
-            result_type=DealState,
-        )
+        state = await handle.execute_update(name, message, result_type=DealState)
     except Exception as exc:
         raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
     result = DecisionResult(
@@ -171,6 +169,43 @@ async def _decide_deal_task(
         state=state.model_dump(mode="json"),
     )
     return result, state.deal_id
+
+
+OWNER_INPUTS: dict[TaskKind, tuple[str, str]] = {
+    TaskKind.NEEDS: ("submit", "needs"),
+    TaskKind.PLAN_REVISION: ("revise", "plan"),
+    TaskKind.PARTNER_SELECTION: ("add_partners", "partners"),
+}
+
+
+def _deal_update(
+    task: Task | None, task_id: str, who: Principal, body: DecisionBody
+) -> tuple[str, Model]:
+    """The deal update for a task: owner inputs have their own updates, the rest decide_task."""
+    if task is not None and task.kind in OWNER_INPUTS:
+        decision, field = OWNER_INPUTS[task.kind]
+        if body.decision != decision:
+            raise invalid("body.decision", f"a {task.kind.value} task takes `{decision}`")
+        if getattr(body, field) is None:
+            raise invalid(f"body.{field}", f"`{decision}` needs `{field}`")
+        if task.kind is TaskKind.NEEDS:
+            assert body.needs is not None
+            return "submit_needs", SubmitNeedsInput(submitted_by=who.user, needs=body.needs)
+        if task.kind is TaskKind.PLAN_REVISION:
+            assert body.plan is not None
+            return "revise_plan", RevisePlanInput(
+                submitted_by=who.user, plan=body.plan, comment=body.comment
+            )
+        assert body.partners is not None
+        return "add_partners", AddPartnersInput(submitted_by=who.user, partners=body.partners)
+    return "decide_task", TaskDecisionInput(
+        task_id=task_id,
+        decided_by=who.user,
+        decision=body.decision,
+        comment=body.comment,
+        plan=body.plan,
+        renew_periods=body.renew_periods,
+    )
 
 
 async def _sign(
