@@ -1,0 +1,155 @@
+"""A whole deal through the HTTP API on the real stack: dev server, Postgres, real workers.
+
+Short cadences (2-second periods, one contract year of two periods) take the deal from
+creation through plan approval, partner approval, signing, two reported periods, a review
+and the renewal decision to completion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest_asyncio
+from api_helpers import Api, eventually
+from api_samples import deal, partner
+
+from domain.deal_messages import DealOutcome
+from domain.lifecycle import Stage
+from workers.main import build_worker
+
+REPORT_LINE = {
+    "sku": "MB-TEE-01",
+    "category": "apparel",
+    "territory": "DE",
+    "channel": "online",
+    "units": 1000,
+    "gross_sales": 55000,
+    "deductions": 5000,
+}
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def real_api(api: Api) -> AsyncIterator[Api]:
+    """`api` plus a worker with the full registry (every workflow and activity)."""
+    async with build_worker(api.client, api.pool, api.settings, task_queue=api.settings.task_queue):
+        yield api
+
+
+async def _task(api: Api, headers: dict[str, str], kind: str) -> dict[str, Any]:
+    """Wait until the caller's inbox holds a task of `kind`; return it."""
+
+    async def inbox() -> list[dict[str, Any]]:
+        resp = await api.http.get("/v1/tasks", headers=headers)
+        assert resp.status_code == 200, resp.text
+        return [t for t in resp.json() if t["kind"] == kind]
+
+    return (await eventually(inbox, bool, within=30))[0]
+
+
+async def _decide(api: Api, headers: dict[str, str], task: dict[str, Any], **body: Any) -> Any:
+    resp = await api.http.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+async def test_deal_from_creation_to_completion(real_api: Api) -> None:
+    api = real_api
+    partner_id, contact = api.name("acme"), api.name("acme-ops")
+    carol, larry, sam, olivia = (api.name(n) for n in ("carol", "larry", "sam", "olivia"))
+    admin = await api.auth("ada", "admin")
+    owner = await api.auth(olivia, "owner")
+    planner = await api.auth(carol, "approver")
+    legal = await api.auth(larry, "approver")
+    signatory = await api.auth(sam, "approver")
+    licensee = await api.auth(contact, "partner", partner_id=partner_id)
+
+    registered = await api.http.post(
+        "/v1/partners", json=partner(partner_id, contact), headers=admin
+    )
+    assert registered.status_code == 201
+    body = deal(api.name("moon"), partner_id=partner_id, approver=carol, signatory=sam)
+    body["partner_approval_chain"][0]["approvers"] = [larry]
+    body["schedule"] = {
+        "period": "PT2S",
+        "periods_per_review": 2,
+        "periods_per_year": 2,
+        "term_periods": 2,
+        "report_grace": "PT3S",
+        "decision_sla": "PT30S",
+    }
+    deal_id = body["deal_id"]
+    created = await api.http.post("/v1/deals", json=body, headers=owner)
+    assert created.status_code == 201, created.text
+
+    await _decide(api, planner, await _task(api, planner, "plan_approval"), decision="approve")
+    approval = await _task(api, legal, "partner_approval")
+    assert approval["deal_id"] == deal_id
+    await _decide(api, legal, approval, decision="approve", comment="screening passed")
+
+    signing = await _task(api, signatory, "signature")
+    first = await _decide(api, signatory, signing, decision="sign")
+    assert (first["status"], first["envelope_status"]) == ("recorded", "sent")
+    second = await _decide(api, licensee, await _task(api, licensee, "signature"), decision="sign")
+    assert second["envelope_status"] == "completed"
+
+    async def state() -> dict[str, Any]:
+        resp = await api.http.get(f"/v1/deals/{deal_id}", headers=owner)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def period_status(n: int) -> Any:
+        return lambda s: any(p["period"] == n and p["status"] == "checked" for p in s["periods"])
+
+    launched = await eventually(state, lambda s: s["stage"] == "monitoring", within=30)
+    assert (launched["partner_id"], launched["launched_at"] is not None) == (partner_id, True)
+    for period in (1, 2):
+        report = {"period": period, "lines": [REPORT_LINE]}
+        sent = await api.http.post(
+            f"/v1/deals/{deal_id}/sales-reports", json=report, headers=licensee
+        )
+        assert sent.status_code == 201, sent.text
+        await eventually(state, period_status(period), within=30)
+
+    review = await _task(api, owner, "review_decision")
+    await _decide(api, owner, review, decision="continue")
+    renewal = await _task(api, owner, "renewal_decision")
+    await _decide(api, owner, renewal, decision="expire", comment="one year is enough")
+
+    final = await eventually(state, lambda s: s["stage"] == "completed", within=30)
+    assert [p["kpi_status"] for p in final["periods"]] == ["on_track", "on_track"]
+    assert final["open_tasks"] == []
+    async with asyncio.timeout(30):  # the run closes after its last activities
+        handle = api.client.get_workflow_handle(f"deal-{deal_id}", result_type=DealOutcome)
+        outcome = await handle.result()
+    assert (outcome.stage, outcome.partner_id) == (Stage.COMPLETED, partner_id)
+
+    statements = (await api.http.get(f"/v1/deals/{deal_id}/statements", headers=owner)).json()
+    assert [(s["kind"], s["period"]) for s in statements] == [
+        ("period", 1),
+        ("period", 2),
+        ("true_up", None),
+    ]
+    assert statements[0]["net_sales"] == "50000.00"
+
+    audit = (await api.http.get(f"/v1/deals/{deal_id}/audit", headers=owner)).json()
+    actions = [(e["actor"], e["action"]) for e in audit]
+    for expected in [
+        (olivia, "deal.create"),
+        (carol, "task.approve"),
+        (larry, "task.approve"),
+        (sam, "task.sign"),
+        (contact, "task.sign"),
+        (contact, "sales_report.submit"),
+        (olivia, "task.continue"),
+        (olivia, "task.expire"),
+        ("licenseflow", "deal.completed"),
+    ]:
+        assert expected in actions, actions
+
+    listed = await eventually(
+        lambda: api.http.get("/v1/deals", params={"stage": "completed"}, headers=owner),
+        lambda r: [(d["deal_id"], d["status"]) for d in r.json()] == [(deal_id, "completed")],
+    )
+    assert listed.json()[0]["closed_at"] is not None
