@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
@@ -18,8 +18,8 @@ from domain.deal import DealRequest
 from domain.ids import deal_workflow_id
 from domain.lifecycle import DealState
 from licenseflow.config import Settings
-from store import audit
-from store.tokens import Principal, authenticate
+from store import audit, principals
+from store.tokens import Principal
 from workflows.search_attributes import DEAL_OWNER, LICENSING_PARTNER, PENDING_APPROVERS
 
 
@@ -30,9 +30,12 @@ class Services:
     settings: Settings
     pool: asyncpg.Pool
     client: Client
+    known_partners: set[str] = field(default_factory=set)
+    """Partner ids seen to exist; partners are never deleted, so this only grows."""
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """Async on purpose: FastAPI runs sync dependencies in a thread pool (slow)."""
     return request.app.state.services
 
 
@@ -42,9 +45,12 @@ async def principal(request: Request, svc: Annotated[Services, Depends(services)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized()
-    who = await authenticate(svc.pool, token.strip())
-    if who is None:
+    found = await principals.lookup(svc.pool, token.strip())
+    if found is None:
         raise unauthorized("the bearer token is unknown or revoked")
+    who, needs_touch = found
+    if needs_touch and who.token_id:
+        await principals.touch(svc.pool, who.token_id)
     request.state.principal = who
     return who
 

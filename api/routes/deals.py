@@ -103,7 +103,11 @@ async def create_deal(
 
 
 async def _require_partners(svc: Services, partner_ids: list[str]) -> None:
-    known = await partners.existing_ids(svc.pool, partner_ids)
+    """422 naming the first unknown partner; known ids are cached (partners are never deleted)."""
+    unseen = [p for p in partner_ids if p not in svc.known_partners]
+    if unseen:
+        svc.known_partners.update(await partners.existing_ids(svc.pool, unseen))
+    known = svc.known_partners
     for index, partner_id in enumerate(partner_ids):
         if partner_id not in known:
             raise invalid(

@@ -14,7 +14,7 @@ from api import visibility
 from api.auth import require_actor
 from api.deps import Caller, Services, Svc, write_audit
 from api.esign import SigningEvent, apply_signing_event
-from api.problems import conflict, forbidden, invalid, not_found
+from api.problems import ProblemError, conflict, forbidden, invalid, not_found
 from api.schemas import DecisionBody, DecisionResult, TaskOut
 from api.workflow_errors import problem_from_temporal, update_problem
 from domain.approval import DecideInput, Decision, PartnerApprovalState, ResubmitInput
@@ -146,29 +146,64 @@ async def _decide_partner_approval(
 async def _decide_deal_task(
     svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
 ) -> tuple[DecisionResult, str | None]:
+    """`decide_task` first: plan approval, review and renewal cost one round trip.
+
+    A task the deal refuses (409) is looked up: signature and owner-input tasks are routed
+    to signing or their own update; anything else keeps the deal's refusal.
+    """
+    handle = svc.client.get_workflow_handle(workflow_id)
+    decision = TaskDecisionInput(
+        task_id=task_id,
+        decided_by=who.user,
+        decision=body.decision,
+        comment=body.comment,
+        plan=body.plan,
+        renew_periods=body.renew_periods,
+    )
+    try:
+        state = await handle.execute_update("decide_task", decision, result_type=DealState)
+    except Exception as exc:
+        refused = await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}")
+        if refused.status != 409:
+            raise refused from exc
+        return await _route_other_kind(svc, who, task_id, body, refused)
+    return _accepted(task_id, workflow_id, body, state), state.deal_id
+
+
+async def _route_other_kind(
+    svc: Services, who: Principal, task_id: str, body: DecisionBody, refused: ProblemError
+) -> tuple[DecisionResult, str | None]:
+    workflow_id = task_id.partition(":")[0]
     handle = svc.client.get_workflow_handle(workflow_id)
     try:
         current = await handle.query("state", result_type=DealState)
     except (RPCError, WorkflowQueryFailedError) as exc:
-        raise problem_from_temporal(exc, what=f"task {task_id}") from exc
+        raise refused from exc
     task = next((t for t in current.open_tasks if t.task_id == task_id), None)
-    if task is not None and who.user not in task.assignees:
+    if task is None or task.kind not in ROUTED_KINDS:
+        raise refused
+    if who.user not in task.assignees:
         raise forbidden(f"task {task_id} is not assigned to {who.user}")
-    if task is not None and task.kind == TaskKind.SIGNATURE:
+    if task.kind is TaskKind.SIGNATURE:
         return await _sign(svc, who, task, current, body), current.deal_id
-    name, message = _deal_update(task, task_id, who, body)
+    name, message = _owner_update(task, who, body)
     try:
         state = await handle.execute_update(name, message, result_type=DealState)
     except Exception as exc:
         raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
-    result = DecisionResult(
+    return _accepted(task_id, workflow_id, body, state), state.deal_id
+
+
+def _accepted(
+    task_id: str, workflow_id: str, body: DecisionBody, state: DealState
+) -> DecisionResult:
+    return DecisionResult(
         task_id=task_id,
         workflow_id=workflow_id,
         decision=body.decision,
         status="accepted",
         state=state.model_dump(mode="json"),
     )
-    return result, state.deal_id
 
 
 OWNER_INPUTS: dict[TaskKind, tuple[str, str]] = {
@@ -178,34 +213,26 @@ OWNER_INPUTS: dict[TaskKind, tuple[str, str]] = {
 }
 
 
-def _deal_update(
-    task: Task | None, task_id: str, who: Principal, body: DecisionBody
-) -> tuple[str, Model]:
-    """The deal update for a task: owner inputs have their own updates, the rest decide_task."""
-    if task is not None and task.kind in OWNER_INPUTS:
-        decision, field = OWNER_INPUTS[task.kind]
-        if body.decision != decision:
-            raise invalid("body.decision", f"a {task.kind.value} task takes `{decision}`")
-        if getattr(body, field) is None:
-            raise invalid(f"body.{field}", f"`{decision}` needs `{field}`")
-        if task.kind is TaskKind.NEEDS:
-            assert body.needs is not None
-            return "submit_needs", SubmitNeedsInput(submitted_by=who.user, needs=body.needs)
-        if task.kind is TaskKind.PLAN_REVISION:
-            assert body.plan is not None
-            return "revise_plan", RevisePlanInput(
-                submitted_by=who.user, plan=body.plan, comment=body.comment
-            )
-        assert body.partners is not None
-        return "add_partners", AddPartnersInput(submitted_by=who.user, partners=body.partners)
-    return "decide_task", TaskDecisionInput(
-        task_id=task_id,
-        decided_by=who.user,
-        decision=body.decision,
-        comment=body.comment,
-        plan=body.plan,
-        renew_periods=body.renew_periods,
-    )
+ROUTED_KINDS = {TaskKind.SIGNATURE, *OWNER_INPUTS}
+
+
+def _owner_update(task: Task, who: Principal, body: DecisionBody) -> tuple[str, Model]:
+    """The deal update for an owner-input task: needs, plan revision, partner selection."""
+    decision, field = OWNER_INPUTS[task.kind]
+    if body.decision != decision:
+        raise invalid("body.decision", f"a {task.kind.value} task takes `{decision}`")
+    if getattr(body, field) is None:
+        raise invalid(f"body.{field}", f"`{decision}` needs `{field}`")
+    if task.kind is TaskKind.NEEDS:
+        assert body.needs is not None
+        return "submit_needs", SubmitNeedsInput(submitted_by=who.user, needs=body.needs)
+    if task.kind is TaskKind.PLAN_REVISION:
+        assert body.plan is not None
+        return "revise_plan", RevisePlanInput(
+            submitted_by=who.user, plan=body.plan, comment=body.comment
+        )
+    assert body.partners is not None
+    return "add_partners", AddPartnersInput(submitted_by=who.user, partners=body.partners)
 
 
 async def _sign(

@@ -117,6 +117,8 @@ class StubDeal:
             raise _reject(errors.NOT_FOUND, f"no task {params.task_id}")
         if task.closed_at is not None:
             raise _reject(errors.CONFLICT, f"task {params.task_id} is closed already")
+        if task.kind is TaskKind.SIGNATURE:
+            raise _reject(errors.CONFLICT, "signature tasks are not decided here")
         if params.decided_by not in task.assignees:
             raise _reject(errors.FORBIDDEN, f"task is not assigned to {params.decided_by}")
         if params.decision not in task.allowed_decisions:
