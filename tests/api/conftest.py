@@ -52,3 +52,10 @@ async def stub_api(api: Api) -> AsyncIterator[Api]:
     )
     async with worker:
         yield api
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def real_api(api: Api) -> AsyncIterator[Api]:
+    """`api` plus a worker with the full registry (every real workflow and activity)."""
+    async with build_worker(api.client, api.pool, api.settings, task_queue=api.settings.task_queue):
+        yield api

@@ -8,16 +8,13 @@ and the renewal decision to completion.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest_asyncio
-from api_helpers import Api, eventually
+from api_helpers import Api, assert_problem, eventually
 from api_samples import deal, partner
 
 from domain.deal_messages import DealOutcome
 from domain.lifecycle import Stage
-from workers.main import build_worker
 
 REPORT_LINE = {
     "sku": "MB-TEE-01",
@@ -28,13 +25,6 @@ REPORT_LINE = {
     "gross_sales": 55000,
     "deductions": 5000,
 }
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def real_api(api: Api) -> AsyncIterator[Api]:
-    """`api` plus a worker with the full registry (every workflow and activity)."""
-    async with build_worker(api.client, api.pool, api.settings, task_queue=api.settings.task_queue):
-        yield api
 
 
 async def _task(api: Api, headers: dict[str, str], kind: str) -> dict[str, Any]:
@@ -153,3 +143,49 @@ async def test_deal_from_creation_to_completion(real_api: Api) -> None:
         lambda r: [(d["deal_id"], d["status"]) for d in r.json()] == [(deal_id, "completed")],
     )
     assert listed.json()[0]["closed_at"] is not None
+
+
+async def test_owner_inputs_are_routed_to_their_updates(real_api: Api) -> None:
+    api = real_api
+    partner_id, olivia, carol = api.name("acme"), api.name("olivia"), api.name("carol")
+    admin = await api.auth("ada", "admin")
+    owner = await api.auth(olivia, "owner")
+    planner = await api.auth(carol, "approver")
+    registered = await api.http.post(
+        "/v1/partners", json=partner(partner_id, "acme-ops"), headers=admin
+    )
+    assert registered.status_code == 201
+    body = deal(api.name("moon"), partner_id=partner_id, approver=carol, signatory="sam")
+    needs = body.pop("needs")
+    body["schedule"] = {"period": "P1M", "periods_per_year": 12, "term_periods": 12}
+    assert (await api.http.post("/v1/deals", json=body, headers=owner)).status_code == 201
+
+    needs_task = await _task(api, owner, "needs")
+    path = f"/v1/tasks/{needs_task['task_id']}/decision"
+    wrong = await api.http.post(path, json={"decision": "approve"}, headers=owner)
+    assert_problem(wrong, 422, field="body.decision")
+    missing = await api.http.post(path, json={"decision": "submit"}, headers=owner)
+    assert_problem(missing, 422, field="body.needs")
+    other = await api.http.post(path, json={"decision": "submit", "needs": needs}, headers=planner)
+    assert_problem(other, 403)
+    submitted = await _decide(api, owner, needs_task, decision="submit", needs=needs)
+    assert submitted["state"]["stage"] in ("planning", "needs_analysis")
+
+    plan_task = await _task(api, planner, "plan_approval")
+    await _decide(api, planner, plan_task, decision="reject", comment="promotion budget missing")
+    revision = await _task(api, owner, "plan_revision")
+    plan = {**body["plan"], "promotion": [{"channel": "social", "budget": 30000}]}
+    revised = await _decide(api, owner, revision, decision="revise", plan=plan)
+    assert revised["state"]["plan_version"] == 2
+    second = await _task(api, planner, "plan_approval")
+    assert second["task_id"] != plan_task["task_id"]
+
+    ended = await api.http.post(
+        f"/v1/deals/{body['deal_id']}/terminate", json={"reason": "budget cut"}, headers=owner
+    )
+    assert ended.status_code == 200, ended.text
+    assert ended.json()["stage"] == "terminated"
+    stale = await api.http.post(
+        f"/v1/tasks/{second['task_id']}/decision", json={"decision": "approve"}, headers=planner
+    )
+    assert_problem(stale, 409)
