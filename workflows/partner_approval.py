@@ -100,6 +100,7 @@ class PartnerApprovalWorkflow:
                 await self._run_chain()
             if self._status == "awaiting_revision":
                 await self._await_revision()
+        await workflow.wait_condition(workflow.all_handlers_finished)
         await self._audit_completion()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._result()

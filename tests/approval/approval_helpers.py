@@ -12,7 +12,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -92,14 +97,29 @@ async def approval_worker(
         yield worker
 
 
+STARTED: dict[str, list[Handle]] = {}
+"""Handles started per task queue, so fixtures can end leftovers (see `end_leftovers`)."""
+
+
 async def start_approval(client: Client, params: PartnerApprovalInput, task_queue: str) -> Handle:
-    return await client.start_workflow(
+    handle = await client.start_workflow(
         PartnerApprovalWorkflow.run,
         params,
         id=partner_approval_id(params.deal_id, params.partner.partner_id),
         task_queue=task_queue,
         static_summary=f"Partner approval: {params.partner.partner_id} for {params.deal_id}",
     )
+    STARTED.setdefault(task_queue, []).append(handle)
+    return handle
+
+
+async def end_leftovers(task_queue: str) -> None:
+    """Terminate workflows a test left running: on the time-skipping server a running
+    workflow without a worker stops time from skipping for every later test."""
+    for handle in STARTED.pop(task_queue, []):
+        description = await handle.describe()
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate(reason="test finished")
 
 
 async def decide(

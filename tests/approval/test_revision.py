@@ -1,0 +1,85 @@
+"""needs_revision → resubmit → version 2 from step 1 (dev server: Updates)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from approval_helpers import (
+    REQUESTER,
+    approval_input,
+    decide,
+    maybe_record_history,
+    profile,
+    refusal,
+    start_approval,
+    state_when,
+    step,
+    step_open,
+)
+from temporalio.client import Client
+
+from domain import errors
+from domain.approval import ResubmitInput
+from domain.partner import Risk
+from workflows.partner_approval import PartnerApprovalWorkflow
+
+
+async def test_needs_revision_waits_for_resubmit_then_restarts_as_version_two(
+    dev_client: Client, task_queue: str
+) -> None:
+    chain = [step("commercial", "carol"), step("legal", "dave")]
+    handle = await start_approval(dev_client, approval_input(chain), task_queue)
+    await state_when(handle, step_open("commercial"))
+    await decide(handle, "carol", "approve")
+    await state_when(handle, step_open("legal"))
+    no_comment = await refusal(decide(handle, "dave", "needs_revision"))
+    assert no_comment.type == errors.INVALID
+
+    await decide(handle, "dave", "needs_revision", comment="raise insurance to 5M")
+
+    waiting = await state_when(handle, lambda s: s.status == "awaiting_revision")
+    [task] = waiting.open_tasks
+    assert (task.task_id, task.kind, task.assignees) == (
+        f"{handle.id}:revision-v1",
+        "partner_revision",
+        ["erin", REQUESTER],
+    )
+    assert task.allowed_decisions == ["resubmit"]
+    decide_now = await refusal(decide(handle, "dave", "approve"))
+    assert decide_now.type == errors.CONFLICT
+
+    revised = profile(risk=Risk(insurance_coverage=Decimal("5000000")), version=2)
+
+    async def resubmit(by: str, new_profile: object = revised) -> object:
+        return await handle.execute_update(
+            PartnerApprovalWorkflow.resubmit,
+            ResubmitInput(submitted_by=by, profile=new_profile, comment="insurance raised"),
+        )
+
+    outsider = await refusal(resubmit("frank"))
+    wrong_partner = await refusal(resubmit("erin", profile(partner_id="other")))
+    assert (outsider.type, wrong_partner.type) == (errors.FORBIDDEN, errors.INVALID)
+
+    await resubmit("erin")
+    again = await state_when(handle, step_open("commercial"))
+    assert again.version == 2
+    assert [t.task_id for t in again.open_tasks] == [f"{handle.id}:commercial-v2"]
+    late = await refusal(resubmit("erin"))
+    assert late.type == errors.CONFLICT
+
+    await decide(handle, "carol", "approve")
+    await state_when(handle, step_open("legal"))
+    await decide(handle, "dave", "approve")
+
+    result = await handle.result()
+    assert (result.outcome, result.version) == ("approved", 2)
+    assert [(e.version, e.step, e.actor, e.decision) for e in result.trail] == [
+        (1, "screening", "system", "passed"),
+        (1, "commercial", "carol", "approve"),
+        (1, "legal", "dave", "needs_revision"),
+        (1, "revision", "erin", "resubmit"),
+        (2, "screening", "system", "passed"),
+        (2, "commercial", "carol", "approve"),
+        (2, "legal", "dave", "approve"),
+    ]
+    await maybe_record_history(handle, "partner_approval_revision")

@@ -1,0 +1,60 @@
+"""Screening runs first; a failure rejects with every reason, using stored risk flags."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+from approval_helpers import approval_input, profile, start_approval, step
+from temporalio.client import Client
+
+from domain.common import PartnerScope
+from domain.partner import Evaluation, Risk
+from store import audit, partners
+from workflows.partner_approval import PartnerApprovalWorkflow
+
+
+async def test_screening_failure_rejects_with_every_reason_and_opens_no_task(
+    time_client: Client, task_queue: str, pool: asyncpg.Pool
+) -> None:
+    weak = profile(
+        scope=PartnerScope(categories=["toys"], territories=["DE"], channels=["online"]),
+        evaluation=Evaluation(cost=2, quality=2, efficiency=3, complementarity=2),
+        risk=Risk(insurance_coverage=Decimal("250000"), flags=["litigation"]),
+    )
+    params = approval_input([step("commercial", "carol")], partner=weak)
+    handle = await start_approval(time_client, params, task_queue)
+
+    result = await handle.result()
+
+    assert result.outcome == "rejected"
+    assert result.score == 2.25
+    scope, score, insurance, flag = (
+        result.reasons[:2],
+        result.reasons[2],
+        result.reasons[3],
+        result.reasons[4:],
+    )
+    assert scope == [
+        "category apparel not covered by partner scope",
+        "territory FR not covered by partner scope",
+    ]
+    assert score == "score 2.25 below pass mark 3.00"
+    assert insurance.startswith("insurance coverage 250000 below minimum 1000000")
+    assert flag == ["risk flag: litigation"]
+    final = await handle.query(PartnerApprovalWorkflow.state)
+    assert (final.status, final.open_tasks, final.current_step) == ("rejected", [], None)
+    actions = [r["action"] for r in await audit.for_deal(pool, params.deal_id)]
+    assert actions == ["partner_approval.screened", "partner_approval.rejected"]
+
+
+async def test_screening_uses_risk_flags_stored_in_postgres(
+    time_client: Client, task_queue: str, pool: asyncpg.Pool
+) -> None:
+    stored = profile(risk=Risk(insurance_coverage=Decimal("2000000"), flags=["sanctions-hit"]))
+    await partners.insert(pool, stored.model_dump(mode="json"), created_by="ops")
+    params = approval_input([step("commercial", "carol")], partner=profile())
+
+    result = await (await start_approval(time_client, params, task_queue)).result()
+
+    assert (result.outcome, result.reasons) == ("rejected", ["risk flag: sanctions-hit"])
