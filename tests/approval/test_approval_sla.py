@@ -117,3 +117,31 @@ async def test_no_decision_within_six_slas_expires_as_rejected(
         ("reminder", "carol"),
         ("escalation", params.requester),
     }
+
+
+async def test_revision_wait_reminds_requester_and_contact_then_expires(
+    time_client: Client, task_queue: str, pool: asyncpg.Pool
+) -> None:
+    params = approval_input([step("commercial", "carol")])
+    handle = await start_approval(time_client, params, task_queue)
+    await state_when(handle, step_open("commercial"))
+    await handle.signal(
+        PartnerApprovalWorkflow.decide_signal,
+        DecideInput(decided_by="carol", decision=Decision.NEEDS_REVISION, comment="more data"),
+    )
+
+    result = await handle.result()
+
+    assert (result.outcome, result.reasons) == ("rejected", ["expired awaiting revision"])
+    asked, expired = result.trail[-2:]
+    assert (asked.decision, expired.step, expired.decision) == (
+        "needs_revision",
+        "revision",
+        "expired",
+    )
+    assert about(expired.at - asked.at) == SLA * 6
+    assert sent(await notifications.for_deal(pool, params.deal_id)) == {
+        ("reminder", params.requester),
+        ("reminder", "erin"),
+        ("escalation", params.requester),
+    }
