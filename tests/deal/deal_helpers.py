@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from temporalio.client import Client, WorkflowHandle
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -61,6 +63,9 @@ SIGNATORY = "sam"
 PARTNER_CONTACT = "erin"
 SCOPE = LicensedScope(categories=["apparel"], territories=["DE", "FR"], channels=["online"])
 Handle = WorkflowHandle[LicensingDealWorkflow, DealOutcome]
+STARTED: list[tuple[Client, str]] = []
+"""Deals started by the running test; terminated at teardown so none outlives its worker
+(a leftover workflow task would stall time skipping for the whole session)."""
 
 
 def deal_request(**overrides: Any) -> DealRequest:
@@ -155,10 +160,26 @@ async def deal_worker(
             signing.request_signature,
         ],
     ) as worker:
-        yield worker
+        try:
+            yield worker
+        finally:
+            await terminate_leftovers()
+
+
+async def terminate_leftovers() -> None:
+    """Terminate (Temporal-terminate) every deal of this test that is still running."""
+    while STARTED:
+        client, workflow_id = STARTED.pop()
+        handle = client.get_workflow_handle(workflow_id)
+        try:
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test teardown")
+        except RPCError:
+            pass
 
 
 async def start_deal(client: Client, request: DealRequest, task_queue: str) -> Handle:
+    STARTED.append((client, deal_workflow_id(request.deal_id)))
     return await client.start_workflow(
         LicensingDealWorkflow.run,
         DealRunInput(request=request),
@@ -185,16 +206,21 @@ async def wait_state(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     last: DealState | None = None
+    failure: Exception | None = None
     while loop.time() < deadline:
         try:
-            last = await latest(client, deal_id).query(LicensingDealWorkflow.state)
-        except Exception:  # the run may be between continue-as-new and its first task
-            last = None
+            last = await latest(client, deal_id).query(
+                LicensingDealWorkflow.state, rpc_timeout=timedelta(seconds=2)
+            )
+        except Exception as error:  # the run may be between continue-as-new and its first task
+            last, failure = None, error
         if last is not None and predicate(last):
             return last
         await asyncio.sleep(0.05)
     history = [h.event for h in last.history][-15:] if last else None
-    raise AssertionError(f"timed out waiting for {what}; stage={last and last.stage} {history}")
+    raise AssertionError(
+        f"timed out waiting for {what}; stage={last and last.stage} {history} {failure!r}"
+    )
 
 
 def open_task(state: DealState, local_id: str) -> bool:
@@ -209,6 +235,41 @@ async def decide_signal(
         LicensingDealWorkflow.decide_task_signal,
         TaskDecisionInput(task_id=local_id, decided_by=who, decision=decision, **extra),
     )
+
+
+async def outcome_of(env: WorkflowEnvironment, deal_id: str) -> DealOutcome:
+    """The deal's result. Only handles returned by `start_workflow` skip time on their own,
+    so on the time-skipping server time is unlocked explicitly while waiting."""
+    unlocked = getattr(env, "time_skipping_unlocked", None)
+    if unlocked is None:
+        return await latest(env.client, deal_id).result()
+    async with unlocked():
+        return await latest(env.client, deal_id).result()
+
+
+async def decide_then_new_run(
+    client: Client, deal_id: str, local_id: str, who: str, decision: str, **extra: Any
+) -> str:
+    """Decide a task that ends the contract year, then wait (via describe, not queries) for
+    the continued-as-new run. The time-skipping test server can wedge when a query races a
+    continue-as-new, so tests never poll the state query across that boundary."""
+    before = (await latest(client, deal_id).describe()).run_id
+    await decide_signal(client, deal_id, local_id, who, decision, **extra)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        run_id = (await latest(client, deal_id).describe()).run_id
+        if run_id != before and await _first_task_done(client, deal_id, run_id):
+            return run_id
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"deal {deal_id} did not continue as new after {local_id}")
+
+
+async def _first_task_done(client: Client, deal_id: str, run_id: str) -> bool:
+    history = await client.get_workflow_handle(
+        deal_workflow_id(deal_id), run_id=run_id
+    ).fetch_history()
+    return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events)
 
 
 async def approve_partner(client: Client, deal_id: str, partner_id: str = "acme") -> None:

@@ -9,9 +9,11 @@ from deal_helpers import (
     OWNER,
     deal_request,
     decide_signal,
+    decide_then_new_run,
     latest,
     launch,
     open_task,
+    outcome_of,
     report_after_period_end,
     start_deal,
     wait_state,
@@ -60,7 +62,7 @@ async def test_three_year_deal_issues_exact_statements_and_continues_as_new(
     request = deal_request()
     deal_id = request.deal_id
     handle = await start_deal(client, request, task_queue)
-    first_run = handle.result_run_id
+    runs = [handle.result_run_id]
 
     state = await launch(client, deal_id)
     assert state.partner_id == "acme" and state.launched_at is not None
@@ -69,10 +71,15 @@ async def test_three_year_deal_issues_exact_statements_and_continues_as_new(
         await report_after_period_end(env, pool, deal_id, period, NET_SALES[period])
         if period % 4 == 0:
             await wait_state(client, deal_id, lambda s, p=period: open_task(s, f"review-{p}"))
+        if period in (4, 8):  # year end: the review decision leads to continue-as-new
+            runs.append(
+                await decide_then_new_run(client, deal_id, f"review-{period}", OWNER, "continue")
+            )
+        elif period == 12:
             await decide_signal(client, deal_id, f"review-{period}", OWNER, "continue")
     await wait_state(client, deal_id, lambda s: open_task(s, "renewal-3"), what="renewal task")
     await decide_signal(client, deal_id, "renewal-3", OWNER, "expire")
-    outcome = await latest(client, deal_id).result()
+    outcome = await outcome_of(env, deal_id)
 
     assert outcome.stage is Stage.COMPLETED
     rows = await statements.for_deal(pool, deal_id)
@@ -86,7 +93,7 @@ async def test_three_year_deal_issues_exact_statements_and_continues_as_new(
 
     final = await latest(client, deal_id).describe()
     assert final.status == WorkflowExecutionStatus.COMPLETED
-    assert final.run_id != first_run
+    assert len(set(runs)) == 3 and final.run_id == runs[-1]
     history = await latest(client, deal_id).fetch_history()
     assert len(history.events) < 400
     kinds = {n["kind"] for n in await notifications.for_deal(pool, deal_id)}
