@@ -20,9 +20,12 @@ log = structlog.get_logger(__name__)
 
 
 def sandbox_runner() -> SandboxedWorkflowRunner:
-    """Sandbox with pydantic (required, or the worker stalls) and our pure domain passed through."""
+    """Sandbox passing through pydantic (required, or the worker stalls), our pure domain and
+    the e-mail validation `EmailStr` imports lazily."""
     return SandboxedWorkflowRunner(
-        restrictions=SandboxRestrictions.default.with_passthrough_modules("pydantic", "domain")
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "pydantic", "domain", "email_validator", "idna"
+        )
     )
 
 
