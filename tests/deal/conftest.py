@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest_asyncio
-from deal_helpers import deal_worker, seed_partner
+from deal_helpers import deal_worker, seed_partner, terminate_leftovers
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.service import RPCError
@@ -48,6 +48,15 @@ async def acme(pool: asyncpg.Pool) -> str:
 
 
 @pytest_asyncio.fixture(loop_scope="session")
+async def cleanup() -> AsyncIterator[None]:
+    """Terminate the test's deals that are still running (for tests managing workers)."""
+    try:
+        yield
+    finally:
+        await terminate_leftovers()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
 async def time_worker(
     time_env: WorkflowEnvironment,
     pool: asyncpg.Pool,
@@ -58,7 +67,10 @@ async def time_worker(
     """Time-skipping server with a deal worker on `task_queue`."""
     await register_search_attributes(time_env)
     async with deal_worker(time_env.client, pool, settings, task_queue):
-        yield time_env
+        try:
+            yield time_env
+        finally:
+            await terminate_leftovers()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -67,4 +79,7 @@ async def dev_worker(
 ) -> AsyncIterator[WorkflowEnvironment]:
     """Dev server with a deal worker on `task_queue`."""
     async with deal_worker(dev_env.client, pool, settings, task_queue):
-        yield dev_env
+        try:
+            yield dev_env
+        finally:
+            await terminate_leftovers()

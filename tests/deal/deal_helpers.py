@@ -160,10 +160,7 @@ async def deal_worker(
             signing.request_signature,
         ],
     ) as worker:
-        try:
-            yield worker
-        finally:
-            await terminate_leftovers()
+        yield worker
 
 
 async def terminate_leftovers() -> None:

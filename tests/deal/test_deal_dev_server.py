@@ -1,0 +1,275 @@
+"""LicensingDeal on the dev server: Updates with validators, search attributes, child
+approval through its Update, partner re-selection, signature decline, worker restart."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from decimal import Decimal
+
+import asyncpg
+from deal_helpers import (
+    OWNER,
+    PARTNER_APPROVER,
+    PLAN_APPROVERS,
+    deal_request,
+    deal_worker,
+    latest,
+    line,
+    open_task,
+    outcome_of,
+    plan,
+    seed_partner,
+    sign,
+    start_deal,
+    submit_report,
+    wait_state,
+)
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from domain import errors
+from domain.approval import DecideInput, Decision
+from domain.deal import Audience, Needs, Objective, Schedule
+from domain.ids import partner_approval_id
+from domain.lifecycle import (
+    AddPartnersInput,
+    DealState,
+    RevisePlanInput,
+    Stage,
+    SubmitNeedsInput,
+    TaskDecisionInput,
+    TerminateInput,
+)
+from licenseflow.config import Settings
+from store import deals, statements
+from workflows.licensing_deal import LicensingDealWorkflow
+from workflows.partner_approval import PartnerApprovalWorkflow
+
+
+async def refused(call: Awaitable[object]) -> str:
+    """The ApplicationError type a refused Update failed with."""
+    try:
+        await call
+    except WorkflowUpdateFailedError as failed:
+        assert isinstance(failed.cause, ApplicationError), failed.cause
+        return failed.cause.type or ""
+    raise AssertionError("the update was accepted")
+
+
+async def decide(
+    client: Client, deal_id: str, task: str, who: str, decision: str, **extra: object
+) -> DealState:
+    return await latest(client, deal_id).execute_update(
+        LicensingDealWorkflow.decide_task,
+        TaskDecisionInput(task_id=task, decided_by=who, decision=decision, **extra),
+    )
+
+
+async def approve_child(client: Client, deal_id: str, partner_id: str = "acme") -> None:
+    """Approve the PartnerApproval child through its `decide` Update."""
+    child = client.get_workflow_handle_for(
+        PartnerApprovalWorkflow.run, partner_approval_id(deal_id, partner_id)
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        try:
+            if (await child.query(PartnerApprovalWorkflow.state)).open_tasks:
+                break
+        except Exception:  # not started yet
+            pass
+        await asyncio.sleep(0.05)
+    await child.execute_update(
+        PartnerApprovalWorkflow.decide,
+        DecideInput(decided_by=PARTNER_APPROVER, decision=Decision.APPROVE),
+    )
+
+
+async def visible(client: Client, query: str, workflow_id: str) -> bool:
+    """Poll visibility (eventually consistent) until `workflow_id` matches `query`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        if any([w.id async for w in client.list_workflows(query) if w.id == workflow_id]):
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+NEEDS = Needs(
+    objectives=[Objective(kind="brand_awareness", target=Decimal("1000000"), unit="reach")],
+    audience=Audience(segments=["families"], regions=["DE"]),
+)
+
+
+async def test_updates_validate_and_drive_the_deal_with_search_attributes(
+    dev_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    client = dev_worker.client
+    request = deal_request(needs=None, schedule=Schedule(period="P1M", term_periods=12))
+    deal_id = request.deal_id
+    handle = await start_deal(client, request, task_queue)
+
+    await wait_state(client, deal_id, lambda s: open_task(s, "needs"), what="needs task")
+    submit = LicensingDealWorkflow.submit_needs
+    assert (
+        await refused(
+            handle.execute_update(submit, SubmitNeedsInput(submitted_by="mallory", needs=NEEDS))
+        )
+        == errors.FORBIDDEN
+    )
+    doubled = NEEDS.model_copy(update={"objectives": NEEDS.objectives * 2})
+    assert (
+        await refused(
+            handle.execute_update(submit, SubmitNeedsInput(submitted_by=OWNER, needs=doubled))
+        )
+        == errors.INVALID
+    )
+    state = await handle.execute_update(submit, SubmitNeedsInput(submitted_by=OWNER, needs=NEEDS))
+    assert state.stage is Stage.PLANNING
+    assert (
+        await refused(
+            handle.execute_update(submit, SubmitNeedsInput(submitted_by=OWNER, needs=NEEDS))
+        )
+        == errors.CONFLICT
+    )
+
+    state = await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"))
+    assert await visible(client, f'PendingApprovers = "{PLAN_APPROVERS[1]}"', handle.id)
+    assert await refused(decide(client, deal_id, "plan-v1", OWNER, "approve")) == errors.FORBIDDEN
+    assert (
+        await refused(decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "reject"))
+        == errors.INVALID
+    )
+    assert await refused(decide(client, deal_id, "plan-v9", OWNER, "approve")) == errors.NOT_FOUND
+    await decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "reject", comment="KPIs too low")
+
+    state = await wait_state(client, deal_id, lambda s: open_task(s, "revise-v1"))
+    revise = LicensingDealWorkflow.revise_plan
+    assert (
+        await refused(
+            handle.execute_update(
+                revise, RevisePlanInput(submitted_by="mallory", plan=plan("150000"))
+            )
+        )
+        == errors.FORBIDDEN
+    )
+    state = await handle.execute_update(
+        revise, RevisePlanInput(submitted_by=OWNER, plan=plan("150000"), comment="raised")
+    )
+    assert state.plan_version == 2 and open_task(state, "plan-v2")
+    assert (
+        await refused(decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve"))
+        == errors.CONFLICT
+    )
+    state = await decide(client, deal_id, "plan-v2", PLAN_APPROVERS[1], "approve")
+    assert state.stage is Stage.IMPLEMENTATION
+
+    await approve_child(client, deal_id)
+    await sign(client, deal_id)
+    state = await wait_state(client, deal_id, lambda s: s.stage is Stage.MONITORING)
+    assert state.plan.kpis[0].target_per_period == Decimal("150000")
+    assert await visible(client, f'DealStage = "monitoring" AND DealOwner = "{OWNER}"', handle.id)
+    assert await visible(
+        client, 'LicensingPartner = "acme" AND KpiStatus = "not_started"', handle.id
+    )
+    assert (await deals.get(pool, deal_id))["stage"] == "monitoring"
+
+    terminate = LicensingDealWorkflow.terminate
+    assert (
+        await refused(
+            handle.execute_update(terminate, TerminateInput(requested_by="mallory", reason="x"))
+        )
+        == errors.FORBIDDEN
+    )
+    state = await handle.execute_update(
+        terminate, TerminateInput(requested_by=OWNER, reason="licensor exits the category")
+    )
+    assert state.stage is Stage.TERMINATED
+    assert (
+        await refused(
+            handle.execute_update(terminate, TerminateInput(requested_by=OWNER, reason="again"))
+        )
+        == errors.CONFLICT
+    )
+    assert await visible(client, 'DealStage = "terminated"', handle.id)
+    assert (await outcome_of(dev_worker, deal_id)).reason == "licensor exits the category"
+
+
+async def test_rejected_partner_then_added_partner_then_declined_signature_cancels(
+    dev_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    client = dev_worker.client
+    await seed_partner(pool, "thinco", risk={"insurance_coverage": Decimal("10")})
+    request = deal_request(partners=["thinco"], schedule=Schedule(period="P1M", term_periods=12))
+    deal_id = request.deal_id
+    handle = await start_deal(client, request, task_queue)
+    await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"))
+    await decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve")
+
+    state = await wait_state(
+        client, deal_id, lambda s: open_task(s, "partner-selection-1"), what="selection task"
+    )
+    assert "partner_rejected" in [h.event for h in state.history]
+    state = await handle.execute_update(
+        LicensingDealWorkflow.add_partners, AddPartnersInput(submitted_by=OWNER, partners=["acme"])
+    )
+    assert not open_task(state, "partner-selection-1")
+    await approve_child(client, deal_id)
+    await sign(client, deal_id, event="declined")
+
+    outcome = await outcome_of(dev_worker, deal_id)
+    assert outcome.stage is Stage.CANCELLED and outcome.partner_id == "acme"
+    assert "declined" in (outcome.reason or "")
+
+
+async def test_worker_restart_mid_cycle_loses_nothing(
+    dev_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    client = dev_env.client
+    schedule = Schedule(
+        period="PT3S",
+        periods_per_year=4,
+        periods_per_review=4,
+        term_periods=4,
+        report_grace="PT3S",
+        decision_sla="PT30S",
+    )
+    request = deal_request(schedule=schedule)
+    deal_id = request.deal_id
+    async with deal_worker(client, pool, settings, task_queue):
+        handle = await start_deal(client, request, task_queue)
+        await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"))
+        await decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve")
+        await approve_child(client, deal_id)
+        await sign(client, deal_id)
+        await submit_report(pool, client, deal_id, 1, [line("300000")])
+        await wait_state(
+            client,
+            deal_id,
+            lambda s: s.periods and s.periods[0].status == "checked",
+            what="period 1 checked",
+        )
+    # no worker: period 2 runs on, its report arrives and waits in the workflow's history
+    await submit_report(pool, client, deal_id, 2, [line("100000")])
+    async with deal_worker(client, pool, settings, task_queue):
+        state = await wait_state(
+            client,
+            deal_id,
+            lambda s: len(s.periods) >= 2 and s.periods[1].status == "checked",
+            what="period 2 checked after restart",
+        )
+        await handle.execute_update(
+            LicensingDealWorkflow.terminate, TerminateInput(requested_by=OWNER, reason="done")
+        )
+    assert [p.net_sales for p in state.periods[:2]] == [Decimal("300000"), Decimal("100000")]
+    rows = {r["statement_id"]: r["amount_due"] for r in await statements.for_deal(pool, deal_id)}
+    assert rows[f"{deal_id}:y1:p1"] == Decimal("4000")
+    assert rows[f"{deal_id}:y1:p2"] == Decimal("8000")
