@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -22,9 +23,10 @@ from typing import Any
 import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
@@ -51,7 +53,7 @@ from domain.partner import Evaluation, PartnerProfile, Risk
 from domain.sales import SalesLine, SalesReport
 from licenseflow.config import Settings
 from store import partners, sales
-from workers.main import build_worker
+from workers.main import build_worker, sandbox_runner
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
 
@@ -398,9 +400,21 @@ async def report_after_period_end(
     )
 
 
-def record_history(name: str, history_json: str) -> Path:
-    """Write a recorded history for the replay tests."""
-    HISTORIES.mkdir(exist_ok=True)
-    path = HISTORIES / f"licensing_deal_{name}.json"
-    path.write_text(history_json)
-    return path
+async def replay_and_record(client: Client, deal_id: str, run_ids: dict[str, str]) -> None:
+    """Replay each named run of a deal with today's code; with LICENSEFLOW_RECORD_HISTORIES=1
+    also write it to tests/histories/licensing_deal_<name>.json for the replay tests."""
+    for name, run_id in run_ids.items():
+        handle = client.get_workflow_handle(deal_workflow_id(deal_id), run_id=run_id)
+        history = await handle.fetch_history()
+        await replayer().replay_workflow(history)
+        if os.environ.get("LICENSEFLOW_RECORD_HISTORIES") == "1":
+            HISTORIES.mkdir(exist_ok=True)
+            (HISTORIES / f"licensing_deal_{name}.json").write_text(history.to_json())
+
+
+def replayer() -> Replayer:
+    return Replayer(
+        workflows=[LicensingDealWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
+    )

@@ -19,6 +19,7 @@ from deal_helpers import (
     open_task,
     outcome_of,
     plan,
+    replay_and_record,
     seed_partner,
     sign,
     start_deal,
@@ -196,6 +197,7 @@ async def test_updates_validate_and_drive_the_deal_with_search_attributes(
     )
     assert await visible(client, 'DealStage = "terminated"', handle.id)
     assert (await outcome_of(dev_worker, deal_id)).reason == "licensor exits the category"
+    await replay_and_record(client, deal_id, {"updates_terminate": handle.result_run_id or ""})
 
 
 async def test_rejected_partner_then_added_partner_then_declined_signature_cancels(

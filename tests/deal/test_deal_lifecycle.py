@@ -14,6 +14,7 @@ from deal_helpers import (
     launch,
     open_task,
     outcome_of,
+    replay_and_record,
     report_after_period_end,
     start_deal,
     wait_state,
@@ -98,3 +99,4 @@ async def test_three_year_deal_issues_exact_statements_and_continues_as_new(
     assert len(history.events) < 400
     kinds = {n["kind"] for n in await notifications.for_deal(pool, deal_id)}
     assert "deal_launched" in kinds
+    await replay_and_record(client, deal_id, {"year1_launch": runs[0], "year3_renewal": runs[2]})

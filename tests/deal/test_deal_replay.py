@@ -1,0 +1,28 @@
+"""Replay of recorded LicensingDeal histories: a change that breaks determinism fails here.
+
+Re-record (only for an intended, versioned change) with
+`LICENSEFLOW_RECORD_HISTORIES=1 pytest tests/deal`.
+"""
+
+from __future__ import annotations
+
+import pytest
+from deal_helpers import HISTORIES, replayer
+from temporalio.client import WorkflowHistory
+
+RECORDED = {p.stem: p.read_text() for p in sorted(HISTORIES.glob("licensing_deal_*.json"))}
+
+
+def test_histories_are_recorded() -> None:
+    assert set(RECORDED) >= {
+        "licensing_deal_year1_launch",
+        "licensing_deal_year3_renewal",
+        "licensing_deal_updates_terminate",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(RECORDED))
+async def test_recorded_history_replays(name: str) -> None:
+    history = WorkflowHistory.from_json(name, RECORDED[name])
+    result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None
