@@ -13,7 +13,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from licenseflow.config import Settings
@@ -107,6 +110,19 @@ def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:10]}"
 
 
+async def register_search_attributes(client: Client) -> None:
+    """The time-skipping server starts without our custom search attributes: add them."""
+    request = AddSearchAttributesRequest(
+        namespace=client.namespace,
+        search_attributes={key.name: key.indexed_value_type for key in search_attributes.ALL},
+    )
+    try:
+        await client.operator_service.add_search_attributes(request)
+    except RPCError as error:
+        if error.status != RPCStatusCode.ALREADY_EXISTS:
+            raise
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping test server: timers of months and years pass in seconds."""
@@ -114,6 +130,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    await register_search_attributes(env.client)
     yield env
     await env.shutdown()
 

@@ -7,37 +7,9 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest_asyncio
 from deal_helpers import deal_worker, seed_partner, terminate_leftovers
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from licenseflow.config import Settings
-from workflows import search_attributes
-
-_registered: set[int] = set()
-
-
-async def register_search_attributes(env: WorkflowEnvironment) -> None:
-    """The time-skipping server refuses unknown search attributes: register ours once."""
-    if id(env) in _registered:
-        return
-    kinds = {
-        "KEYWORD": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-        "KEYWORD_LIST": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    }
-    for key in search_attributes.ALL:
-        try:
-            await env.client.operator_service.add_search_attributes(
-                AddSearchAttributesRequest(
-                    namespace=env.client.namespace,
-                    search_attributes={key.name: kinds[key.indexed_value_type.name]},
-                )
-            )
-        except RPCError as error:  # registered already (by another test module)
-            if "already" not in str(error).lower():
-                raise
-    _registered.add(id(env))
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -65,7 +37,6 @@ async def time_worker(
     acme: str,
 ) -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping server with a deal worker on `task_queue`."""
-    await register_search_attributes(time_env)
     async with deal_worker(time_env.client, pool, settings, task_queue):
         try:
             yield time_env
