@@ -47,8 +47,8 @@ api: $(STAMP) ## run the API on LICENSEFLOW_API_HOST:LICENSEFLOW_API_PORT
 migrate: $(STAMP) ## apply database migrations
 	$(BIN)/licenseflow migrate
 
-bench: $(STAMP) ## run the benchmark (needs a running stack: make dev)
-	$(PY) bench/run.py $(BENCH_ARGS)
+bench: $(STAMP) ## API latency vs the bare SDK (starts its own dev server, Postgres, worker, API)
+	$(PY) bench/api_latency.py $(BENCH_ARGS)
 
 clean: ## remove .venv and caches (keeps .data)
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
