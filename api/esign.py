@@ -78,7 +78,11 @@ class SigningEvent:
 
 
 async def apply_signing_event(pool: asyncpg.Pool, client: Client, ev: SigningEvent) -> Applied:
-    """Record the event on the envelope and, when it settles the envelope now, signal the deal."""
+    """Record the event on the envelope and, when it settles the envelope, signal the deal.
+
+    Raises RPCError when Temporal cannot take the signal (callers answer 503 and the
+    provider's retry re-sends it).
+    """
     applied = await envelope_events.apply_event(
         pool,
         ev.envelope_id,
@@ -90,6 +94,12 @@ async def apply_signing_event(pool: asyncpg.Pool, client: Client, ev: SigningEve
         detail={"source": ev.source, **({"reason": ev.reason} if ev.reason else {})},
     )
     settled_now = applied.outcome == "applied" and applied.status in SIGNALS
+    # A retried settling event re-sends the signal, in case the first delivery failed;
+    # the deal ignores a second signal for the same envelope.
+    retried = applied.outcome == "duplicate" and applied.status in SIGNALS
+    retried = retried and (
+        ev.settles_as == applied.status or (ev.signer is not None and applied.status == "completed")
+    )
     log.info(
         "esign.event",
         envelope_id=ev.envelope_id,
@@ -98,7 +108,7 @@ async def apply_signing_event(pool: asyncpg.Pool, client: Client, ev: SigningEve
         status=applied.status,
         deal_id=applied.deal_id,
     )
-    if settled_now and applied.workflow_id and applied.status:
+    if (settled_now or retried) and applied.workflow_id and applied.status:
         await _signal_deal(client, applied.workflow_id, applied.status, ev)
     return applied
 

@@ -255,7 +255,10 @@ async def _sign(
         reason=body.comment,
         source="local",
     )
-    applied = await apply_signing_event(svc.pool, svc.client, event)
+    try:
+        applied = await apply_signing_event(svc.pool, svc.client, event)
+    except RPCError as exc:
+        raise problem_from_temporal(exc, what=f"deal {deal.deal_id}") from exc
     if applied.outcome in ("settled", "stale"):
         raise conflict(f"envelope {event.envelope_id} is {applied.status} already")
     if applied.outcome == "unknown":

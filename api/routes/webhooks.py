@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from temporalio.service import RPCError
 
 from api.deps import Svc, write_audit
 from api.esign import SIGNATURE_HEADER_PREFIX, SigningEvent, apply_signing_event, verify_signature
 from api.problems import ProblemError, not_found, unauthorized
 from api.schemas import WebhookResult
+from api.workflow_errors import problem_from_temporal
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 
@@ -68,7 +70,10 @@ async def esign_webhook(request: Request, svc: Svc) -> WebhookResult:
         reason=note.data.reason,
         source="webhook",
     )
-    applied = await apply_signing_event(svc.pool, svc.client, event)
+    try:
+        applied = await apply_signing_event(svc.pool, svc.client, event)
+    except RPCError as exc:
+        raise problem_from_temporal(exc, what=f"deal of envelope {event.envelope_id}") from exc
     if applied.outcome == "unknown":
         raise not_found(f"envelope {event.envelope_id} is unknown")
     if applied.outcome == "applied":

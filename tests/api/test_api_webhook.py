@@ -75,6 +75,14 @@ async def test_signature_must_match_a_configured_secret(stub_api: Api) -> None:
     assert rotated.status_code == 200, rotated.text
     assert rotated.json() == {"status": "applied", "envelope_status": "completed"}
     assert await eventually(lambda: _signals(stub_api, deal_id), bool) == ["signature_completed"]
+    # a provider retry of the settling event is not applied twice, but re-sends the signal
+    # (in case the first delivery to Temporal failed); the deal ignores the repeat
+    retried = await _post(stub_api, raw)
+    assert retried.json() == {"status": "duplicate", "envelope_status": "completed"}
+    twice = await eventually(lambda: _signals(stub_api, deal_id), lambda s: len(s) == 2)
+    assert twice == ["signature_completed", "signature_completed"]
+    envelope = await envelopes.get(stub_api.pool, envelope_id)
+    assert envelope is not None and len(envelope["events"]) == 1
 
 
 async def test_duplicates_stale_and_settled_events_are_ignored(stub_api: Api) -> None:
