@@ -136,13 +136,25 @@ def test_compose_temporal_registers_search_attributes(compose: dict[str, Any]) -
 # ------------------------------------------------------------------ README
 
 
-def test_readme_sample_deal_is_valid() -> None:
-    from domain.deal import DealRequest
-
+def _readme_body(path: str) -> str:
+    """The JSON body the README walkthrough POSTs to `path`."""
     readme = (ROOT / "README.md").read_text()
-    match = re.search(r"<<'JSON'\n(.*?)\nJSON\n", readme, re.S)
-    assert match, "README walkthrough lost its sample deal"
-    deal = DealRequest.model_validate_json(match.group(1))
-    assert "POST http://127.0.0.1:8000/v1/deals" in readme
-    assert "Authorization: Bearer" in readme
-    assert deal.partners == ["acme"]
+    match = re.search(r"-X POST \$API" + re.escape(path) + r" -d '(.*?)'", readme, re.S)
+    assert match, f"README walkthrough lost its POST {path}"
+    return match.group(1)
+
+
+def test_readme_walkthrough_bodies_are_valid_and_consistent() -> None:
+    from domain.approval import ScreeningSettings
+    from domain.deal import DealRequest
+    from domain.partner import PartnerProfile
+    from domain.sales import SalesReport
+    from domain.screening import screen_partner
+
+    partner = PartnerProfile.model_validate_json(_readme_body("/v1/partners"))
+    deal = DealRequest.model_validate_json(_readme_body("/v1/deals"))
+    report = SalesReport.model_validate_json(_readme_body("/v1/deals/moonbear-eu/sales-reports"))
+
+    assert deal.partners == [partner.partner_id]
+    assert screen_partner(partner, deal.plan.scope, ScreeningSettings()).passed
+    assert all(deal.plan.scope.covers(ln.category, ln.territory, ln.channel) for ln in report.lines)
