@@ -1,4 +1,4 @@
-"""Helpers for PartnerApproval tests: profile factory, start/decide helpers, bounded polling."""
+"""Helpers for PartnerApproval tests: input factory, start/decide helpers, bounded polling."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+from factories import partner_profile
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -31,9 +31,8 @@ from domain.approval import (
     PartnerApprovalResult,
     PartnerApprovalState,
 )
-from domain.common import LicensedScope, PartnerScope
+from domain.common import LicensedScope
 from domain.ids import partner_approval_id
-from domain.partner import Evaluation, PartnerProfile, Risk
 from licenseflow.config import Settings
 from workers.main import build_worker
 from workflows.partner_approval import PartnerApprovalWorkflow
@@ -46,23 +45,6 @@ REQUESTER = "rita"
 SCOPE = LicensedScope(categories=["apparel"], territories=["DE", "FR"], channels=["online"])
 
 
-def profile(**overrides: Any) -> PartnerProfile:
-    """A partner that passes screening for SCOPE unless overridden."""
-    data: dict[str, Any] = {
-        "partner_id": "acme",
-        "name": "Acme Apparel",
-        "contact_user": "erin",
-        "email": "erin@acme.example",
-        "scope": PartnerScope(
-            categories=["apparel", "toys"], territories=["DE", "FR"], channels=["online"]
-        ),
-        "evaluation": Evaluation(cost=4, quality=4, efficiency=3, complementarity=5),
-        "risk": Risk(insurance_coverage=Decimal("2000000")),
-    }
-    data.update(overrides)
-    return PartnerProfile(**data)
-
-
 def step(name: str, *approvers: str, **extra: Any) -> ApprovalStep:
     return ApprovalStep(step=name, approvers=list(approvers), **extra)
 
@@ -71,7 +53,7 @@ def approval_input(chain: list[ApprovalStep], **overrides: Any) -> PartnerApprov
     """Input with a unique deal id (the dev server is shared by the whole session)."""
     data: dict[str, Any] = {
         "deal_id": f"moonbear-{uuid.uuid4().hex[:8]}",
-        "partner": profile(),
+        "partner": partner_profile(),
         "scope": SCOPE,
         "requester": REQUESTER,
         "chain": chain,

@@ -9,13 +9,13 @@ from approval_helpers import (
     approval_input,
     decide,
     maybe_record_history,
-    profile,
     refusal,
     start_approval,
     state_when,
     step,
     step_open,
 )
+from factories import partner_profile
 from temporalio.client import Client
 
 from domain import errors
@@ -48,7 +48,7 @@ async def test_needs_revision_waits_for_resubmit_then_restarts_as_version_two(
     decide_now = await refusal(decide(handle, "dave", "approve"))
     assert decide_now.type == errors.CONFLICT
 
-    revised = profile(risk=Risk(insurance_coverage=Decimal("5000000")), version=2)
+    revised = partner_profile(risk=Risk(insurance_coverage=Decimal("5000000")), version=2)
 
     async def resubmit(by: str, new_profile: object = revised) -> object:
         return await handle.execute_update(
@@ -57,7 +57,7 @@ async def test_needs_revision_waits_for_resubmit_then_restarts_as_version_two(
         )
 
     outsider = await refusal(resubmit("frank"))
-    wrong_partner = await refusal(resubmit("erin", profile(partner_id="other")))
+    wrong_partner = await refusal(resubmit("erin", partner_profile(partner_id="other")))
     assert (outsider.type, wrong_partner.type) == (errors.FORBIDDEN, errors.INVALID)
 
     await resubmit("erin")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from approval_helpers import profile
+from factories import partner_profile
 
 from domain import errors
 from domain.approval import DecideInput, Decision, ResubmitInput
@@ -84,7 +84,7 @@ def test_allowed(decided_by: str, decision: str, extra: dict[str, Any]) -> None:
 
 def resubmit(by: str, partner_id: str = "acme", *, waiting: bool = True) -> Refusal | None:
     return resubmit_refusal(
-        ResubmitInput(submitted_by=by, profile=profile(partner_id=partner_id)),
+        ResubmitInput(submitted_by=by, profile=partner_profile(partner_id=partner_id)),
         awaiting_revision=waiting,
         requester="rita",
         contact_user="erin",

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import asyncpg
-from approval_helpers import approval_input, profile, start_approval, step
+from approval_helpers import approval_input, start_approval, step
+from factories import partner_profile
 from temporalio.client import Client
 
 from domain.common import PartnerScope
@@ -17,7 +18,7 @@ from workflows.partner_approval import PartnerApprovalWorkflow
 async def test_screening_failure_rejects_with_every_reason_and_opens_no_task(
     time_client: Client, task_queue: str, pool: asyncpg.Pool
 ) -> None:
-    weak = profile(
+    weak = partner_profile(
         scope=PartnerScope(categories=["toys"], territories=["DE"], channels=["online"]),
         evaluation=Evaluation(cost=2, quality=2, efficiency=3, complementarity=2),
         risk=Risk(insurance_coverage=Decimal("250000"), flags=["litigation"]),
@@ -51,9 +52,11 @@ async def test_screening_failure_rejects_with_every_reason_and_opens_no_task(
 async def test_screening_uses_risk_flags_stored_in_postgres(
     time_client: Client, task_queue: str, pool: asyncpg.Pool
 ) -> None:
-    stored = profile(risk=Risk(insurance_coverage=Decimal("2000000"), flags=["sanctions-hit"]))
+    stored = partner_profile(
+        risk=Risk(insurance_coverage=Decimal("2000000"), flags=["sanctions-hit"])
+    )
     await partners.insert(pool, stored.model_dump(mode="json"), created_by="ops")
-    params = approval_input([step("commercial", "carol")], partner=profile())
+    params = approval_input([step("commercial", "carol")], partner=partner_profile())
 
     result = await (await start_approval(time_client, params, task_queue)).result()
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from factories import partner_profile
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -28,12 +29,8 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 
-from activities.approval import ApprovalActivities
-from activities.common import CommonActivities
-from activities.deal import DealActivities
-from activities.signing import SigningActivities
 from domain.approval import ApprovalStep, DecideInput, Decision, PartnerApprovalState
-from domain.common import LicensedScope, PartnerScope
+from domain.common import LicensedScope
 from domain.deal import (
     Audience,
     DealRequest,
@@ -49,13 +46,11 @@ from domain.deal import (
 from domain.deal_messages import DealOutcome, DealRunInput
 from domain.ids import deal_workflow_id, partner_approval_id
 from domain.lifecycle import DealState, SalesReportReceived, SignatureEvent, TaskDecisionInput
-from domain.partner import Evaluation, PartnerProfile, Risk
 from domain.sales import SalesLine, SalesReport
 from licenseflow.config import Settings
 from store import partners, sales
 from workers.main import build_worker, sandbox_runner
 from workflows.licensing_deal import LicensingDealWorkflow
-from workflows.partner_approval import PartnerApprovalWorkflow
 
 HISTORIES = Path(__file__).parent.parent / "histories"
 OWNER = "olivia"
@@ -70,16 +65,22 @@ STARTED: list[tuple[Client, str]] = []
 (a leftover workflow task would stall time skipping for the whole session)."""
 
 
+def schedule(**overrides: Any) -> Schedule:
+    """Quarterly periods, yearly reviews, a three-year term; override anything."""
+    data: dict[str, Any] = {
+        "period": "P3M",
+        "periods_per_year": 4,
+        "periods_per_review": 4,
+        "term_periods": 12,
+        "report_grace": "P15D",
+        "decision_sla": "P5D",
+    }
+    data.update(overrides)
+    return Schedule(**data)
+
+
 def deal_request(**overrides: Any) -> DealRequest:
     """A valid quarterly deal (the worked-check terms) with a unique id; override anything."""
-    schedule = overrides.pop("schedule", None) or Schedule(
-        period="P3M",
-        periods_per_year=4,
-        periods_per_review=4,
-        term_periods=12,
-        report_grace="P15D",
-        decision_sla="P5D",
-    )
     data: dict[str, Any] = {
         "deal_id": f"moonbear-{uuid.uuid4().hex[:8]}",
         "title": "Moonbear apparel",
@@ -97,7 +98,7 @@ def deal_request(**overrides: Any) -> DealRequest:
             advance=Decimal("20000"),
             minimum_guarantee_per_year=Decimal("60000"),
         ),
-        "schedule": schedule,
+        "schedule": schedule(),
         "partners": ["acme"],
         "plan_approvers": PLAN_APPROVERS,
         "partner_approval_chain": [ApprovalStep(step="legal", approvers=[PARTNER_APPROVER])],
@@ -115,23 +116,6 @@ def plan(target: str = "100000", at_risk_below: float = 0.75) -> Plan:
     )
 
 
-def partner_profile(partner_id: str = "acme", **overrides: Any) -> PartnerProfile:
-    """A partner that passes screening for SCOPE."""
-    data: dict[str, Any] = {
-        "partner_id": partner_id,
-        "name": f"{partner_id.title()} Apparel",
-        "contact_user": PARTNER_CONTACT,
-        "email": f"{PARTNER_CONTACT}@{partner_id}.example",
-        "scope": PartnerScope(
-            categories=["apparel"], territories=["DE", "FR"], channels=["online"]
-        ),
-        "evaluation": Evaluation(cost=4, quality=4, efficiency=4, complementarity=4),
-        "risk": Risk(insurance_coverage=Decimal("2000000")),
-    }
-    data.update(overrides)
-    return PartnerProfile(**data)
-
-
 async def seed_partner(pool: asyncpg.Pool, partner_id: str = "acme", **overrides: Any) -> None:
     profile = partner_profile(partner_id, **overrides)
     await partners.insert(pool, profile.model_dump(mode="json"), created_by="test")
@@ -141,27 +125,8 @@ async def seed_partner(pool: asyncpg.Pool, partner_id: str = "acme", **overrides
 async def deal_worker(
     client: Client, pool: asyncpg.Pool, settings: Settings, task_queue: str
 ) -> AsyncIterator[Worker]:
-    """A worker with LicensingDeal, the real PartnerApproval and their activities."""
-    common, deal = CommonActivities(pool), DealActivities(pool)
-    signing, approval = SigningActivities(pool, settings), ApprovalActivities(pool)
-    async with build_worker(
-        client,
-        pool,
-        settings,
-        task_queue=task_queue,
-        workflows=[LicensingDealWorkflow, PartnerApprovalWorkflow],
-        activities=[
-            common.record_audit,
-            common.send_notification,
-            approval.screen_partner,
-            deal.sync_deal_read_model,
-            deal.load_partner,
-            deal.check_sales,
-            deal.issue_statement,
-            deal.compile_review,
-            signing.request_signature,
-        ],
-    ) as worker:
+    """A worker with the full registry: LicensingDeal, the real PartnerApproval, all activities."""
+    async with build_worker(client, pool, settings, task_queue=task_queue) as worker:
         yield worker
 
 

@@ -20,6 +20,7 @@ from deal_helpers import (
     outcome_of,
     plan,
     replay_and_record,
+    schedule,
     seed_partner,
     sign,
     start_deal,
@@ -236,15 +237,8 @@ async def test_worker_restart_mid_cycle_loses_nothing(
     cleanup: None,
 ) -> None:
     client = dev_env.client
-    schedule = Schedule(
-        period="PT3S",
-        periods_per_year=4,
-        periods_per_review=4,
-        term_periods=4,
-        report_grace="PT3S",
-        decision_sla="PT30S",
-    )
-    request = deal_request(schedule=schedule)
+    seconds = schedule(period="PT3S", term_periods=4, report_grace="PT3S", decision_sla="PT30S")
+    request = deal_request(schedule=seconds)
     deal_id = request.deal_id
     async with deal_worker(client, pool, settings, task_queue):
         handle = await start_deal(client, request, task_queue)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 from deal_helpers import (
@@ -20,29 +21,26 @@ from deal_helpers import (
     outcome_of,
     plan,
     report_after_period_end,
+    schedule,
     start_deal,
     submit_report,
     wait_state,
 )
 from temporalio.testing import WorkflowEnvironment
 
-from domain.deal import Schedule
-from domain.lifecycle import KpiStatus, SignatureEvent, Stage, TerminateInput
+from domain.lifecycle import DealState, KpiStatus, SignatureEvent, Stage, TerminateInput
 from store import notifications, statements
 from workflows.licensing_deal import LicensingDealWorkflow
 
 
-def schedule(**overrides: object) -> Schedule:
-    data: dict[str, object] = {
-        "period": "P3M",
-        "periods_per_year": 4,
-        "periods_per_review": 4,
-        "term_periods": 4,
-        "report_grace": "P15D",
-        "decision_sla": "P5D",
-    }
-    data.update(overrides)
-    return Schedule(**data)
+async def launched_deal(
+    env: WorkflowEnvironment, task_queue: str, **schedule_overrides: Any
+) -> tuple[str, DealState]:
+    """Start a one-year deal (four quarters; schedule overridable), take it to monitoring;
+    its id and that state."""
+    request = deal_request(schedule=schedule(**{"term_periods": 4, **schedule_overrides}))
+    await start_deal(env.client, request, task_queue)
+    return request.deal_id, await launch(env.client, request.deal_id)
 
 
 async def amounts(pool: asyncpg.Pool, deal_id: str) -> dict[str, Decimal]:
@@ -61,77 +59,69 @@ async def terminate(env: WorkflowEnvironment, deal_id: str, reason: str = "test 
 async def test_missing_report_reminds_partner_marks_missing_and_late_report_is_invoiced(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    env, request = time_worker, deal_request(schedule=schedule())
-    await start_deal(env.client, request, task_queue)
-    await launch(env.client, request.deal_id)
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue)
 
-    state = await report_after_period_end(env, pool, request.deal_id, 1, None)
+    state = await report_after_period_end(env, pool, deal_id, 1, None)
 
     assert state.periods[0].status == "missing"
     assert state.kpi_status is KpiStatus.MISSING
     reminders = [
-        n
-        for n in await notifications.for_deal(pool, request.deal_id)
-        if n["kind"] == "report_reminder"
+        n for n in await notifications.for_deal(pool, deal_id) if n["kind"] == "report_reminder"
     ]
     assert [n["recipient"] for n in reminders] == [PARTNER_CONTACT]
-    assert f"{request.deal_id}:y1:p1" not in await amounts(pool, request.deal_id)
+    assert f"{deal_id}:y1:p1" not in await amounts(pool, deal_id)
 
-    await submit_report(pool, env.client, request.deal_id, 1, [line("300000")])
+    await submit_report(pool, env.client, deal_id, 1, [line("300000")])
     state = await wait_state(
-        env.client, request.deal_id, lambda s: s.periods[0].status == "checked", what="late p1"
+        env.client, deal_id, lambda s: s.periods[0].status == "checked", what="late p1"
     )
     assert state.periods[0].net_sales == Decimal("300000")
-    assert (await amounts(pool, request.deal_id))[f"{request.deal_id}:y1:p1"] == Decimal("4000")
-    await terminate(env, request.deal_id)
+    assert (await amounts(pool, deal_id))[f"{deal_id}:y1:p1"] == Decimal("4000")
+    await terminate(env, deal_id)
 
 
 async def test_two_at_risk_periods_open_an_early_review(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    env, request = time_worker, deal_request(schedule=schedule(term_periods=8))
-    await start_deal(env.client, request, task_queue)
-    await launch(env.client, request.deal_id)
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue, term_periods=8)
 
-    state = await report_after_period_end(env, pool, request.deal_id, 1, "80000")
+    state = await report_after_period_end(env, pool, deal_id, 1, "80000")
     assert state.kpi_status is KpiStatus.AT_RISK
     assert not any(t.kind == "review_decision" for t in state.open_tasks)
-    await report_after_period_end(env, pool, request.deal_id, 2, "80000")
+    await report_after_period_end(env, pool, deal_id, 2, "80000")
 
     state = await wait_state(
-        env.client, request.deal_id, lambda s: open_task(s, "review-2"), what="early review"
+        env.client, deal_id, lambda s: open_task(s, "review-2"), what="early review"
     )
     assert state.stage is Stage.MAINTENANCE
     review = next(t for t in state.open_tasks if t.task_id.endswith(":review-2"))
     assert review.assignees == [OWNER]
     assert review.title.startswith("Early review after period 2")
 
-    await decide_signal(env.client, request.deal_id, "review-2", OWNER, "continue")
+    await decide_signal(env.client, deal_id, "review-2", OWNER, "continue")
     state = await wait_state(
-        env.client, request.deal_id, lambda s: s.stage is Stage.MONITORING, what="monitoring"
+        env.client, deal_id, lambda s: s.stage is Stage.MONITORING, what="monitoring"
     )
     assert state.plan_version == 1
-    await terminate(env, request.deal_id)
+    await terminate(env, deal_id)
 
 
 async def test_amendment_at_review_applies_new_kpis_from_the_next_period(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
     env = time_worker
-    request = deal_request(schedule=schedule(periods_per_review=2))
-    await start_deal(env.client, request, task_queue)
-    await launch(env.client, request.deal_id)
-    await report_after_period_end(env, pool, request.deal_id, 1, "100000")
-    await report_after_period_end(env, pool, request.deal_id, 2, "100000")
-    await wait_state(env.client, request.deal_id, lambda s: open_task(s, "review-2"))
+    deal_id, _ = await launched_deal(env, task_queue, periods_per_review=2)
+    await report_after_period_end(env, pool, deal_id, 1, "100000")
+    await report_after_period_end(env, pool, deal_id, 2, "100000")
+    await wait_state(env.client, deal_id, lambda s: open_task(s, "review-2"))
 
     amended = plan(target="50000")
-    await decide_signal(env.client, request.deal_id, "review-2", OWNER, "amend", plan=amended)
-    state = await wait_state(
-        env.client, request.deal_id, lambda s: s.plan_version == 2, what="plan v2"
-    )
+    await decide_signal(env.client, deal_id, "review-2", OWNER, "amend", plan=amended)
+    state = await wait_state(env.client, deal_id, lambda s: s.plan_version == 2, what="plan v2")
     assert state.plan == amended
-    state = await report_after_period_end(env, pool, request.deal_id, 3, "60000")
+    state = await report_after_period_end(env, pool, deal_id, 3, "60000")
 
     assert [p.kpi_status for p in state.periods[:3]] == [
         KpiStatus.ON_TRACK,
@@ -139,16 +129,14 @@ async def test_amendment_at_review_applies_new_kpis_from_the_next_period(
         KpiStatus.ON_TRACK,
     ]
     assert state.kpis[0].target_per_period == Decimal("50000")
-    await terminate(env, request.deal_id)
+    await terminate(env, deal_id)
 
 
 async def test_correction_with_higher_version_issues_an_adjustment_statement(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    env, request = time_worker, deal_request(schedule=schedule())
-    deal_id = request.deal_id
-    await start_deal(env.client, request, task_queue)
-    await launch(env.client, deal_id)
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue)
     await report_after_period_end(env, pool, deal_id, 1, "300000")
 
     await submit_report(pool, env.client, deal_id, 1, [line("350000")], version=2)
@@ -166,10 +154,8 @@ async def test_correction_with_higher_version_issues_an_adjustment_statement(
 async def test_duplicate_and_stray_signals_are_ignored(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    env, request = time_worker, deal_request(schedule=schedule())
-    deal_id = request.deal_id
-    await start_deal(env.client, request, task_queue)
-    launched = await launch(env.client, deal_id)
+    env = time_worker
+    deal_id, launched = await launched_deal(env, task_queue)
     handle = latest(env.client, deal_id)
     for envelope in (launched.envelope_id or "", "env-somebody-else"):
         await handle.signal(
@@ -201,10 +187,8 @@ async def test_duplicate_and_stray_signals_are_ignored(
 async def test_terminate_issues_final_statement_and_notifies_partner(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    env, request = time_worker, deal_request(schedule=schedule())
-    deal_id = request.deal_id
-    await start_deal(env.client, request, task_queue)
-    await launch(env.client, deal_id)
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue)
     await report_after_period_end(env, pool, deal_id, 1, "100000")
     await report_after_period_end(env, pool, deal_id, 2, "150000")
 
@@ -221,10 +205,8 @@ async def test_terminate_issues_final_statement_and_notifies_partner(
 async def test_renewal_extends_the_term_then_expiry_completes(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    env, request = time_worker, deal_request(schedule=schedule(periods_per_review=8))
-    deal_id = request.deal_id
-    await start_deal(env.client, request, task_queue)
-    await launch(env.client, deal_id)
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue, periods_per_review=8)
     for period in range(1, 5):
         await report_after_period_end(env, pool, deal_id, period, "150000")
     await wait_state(env.client, deal_id, lambda s: open_task(s, "renewal-1"))
@@ -250,10 +232,8 @@ async def test_renewal_extends_the_term_then_expiry_completes(
 async def test_deal_without_reports_or_decisions_expires_with_minimum_guarantee(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:
-    env, request = time_worker, deal_request(schedule=schedule())
-    deal_id = request.deal_id
-    await start_deal(env.client, request, task_queue)
-    await launch(env.client, deal_id)
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue)
 
     outcome = await outcome_of(env, deal_id)  # time skips through every SLA
 

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+
+from factories import partner_profile
 
 from domain.approval import ScreeningSettings, ScreeningWeights
 from domain.common import LicensedScope, PartnerScope
-from domain.partner import Evaluation, PartnerProfile, Risk
+from domain.partner import Evaluation, Risk
 from domain.screening import screen_partner, weighted_score
 
 SCOPE = LicensedScope(categories=["apparel"], territories=["DE", "FR"], channels=["online"])
 
 
-def profile(**overrides: Any) -> PartnerProfile:
-    data: dict[str, Any] = {
-        "partner_id": "acme",
-        "name": "Acme",
-        "contact_user": "erin",
-        "email": "erin@acme.example",
-        "scope": PartnerScope(
-            categories=["apparel", "toys"], territories=["DE", "FR"], channels=["online"]
-        ),
-        "evaluation": Evaluation(cost=4, quality=4, efficiency=3, complementarity=5),
-        "risk": Risk(insurance_coverage=Decimal("2000000")),
-    }
-    data.update(overrides)
-    return PartnerProfile(**data)
-
-
 def test_good_partner_passes() -> None:
-    result = screen_partner(profile(), SCOPE, ScreeningSettings())
+    result = screen_partner(partner_profile(), SCOPE, ScreeningSettings())
     assert result.passed
     assert result.reasons == []
     assert result.score == 4.0
@@ -38,7 +23,7 @@ def test_good_partner_passes() -> None:
 
 def test_each_missing_scope_item_is_a_reason() -> None:
     narrow = PartnerScope(categories=["toys"], territories=["DE"], channels=["retail"])
-    result = screen_partner(profile(scope=narrow), SCOPE, ScreeningSettings())
+    result = screen_partner(partner_profile(scope=narrow), SCOPE, ScreeningSettings())
     assert not result.passed
     assert result.reasons == [
         "category apparel not covered by partner scope",
@@ -52,12 +37,12 @@ def test_weighted_score_and_rounding() -> None:
     settings = ScreeningSettings(weights=weights)
     evaluation = Evaluation(cost=3, quality=4, efficiency=1, complementarity=1)
     # (2*3 + 1*4) / 3 = 3.333... -> 3.33
-    assert weighted_score(profile(evaluation=evaluation), settings) == 3.33
+    assert weighted_score(partner_profile(evaluation=evaluation), settings) == 3.33
 
 
 def test_score_below_pass_mark_fails() -> None:
     low = Evaluation(cost=2, quality=3, efficiency=2, complementarity=3)
-    result = screen_partner(profile(evaluation=low), SCOPE, ScreeningSettings(pass_mark=3))
+    result = screen_partner(partner_profile(evaluation=low), SCOPE, ScreeningSettings(pass_mark=3))
     assert not result.passed
     assert result.score == 2.5
     assert result.reasons == ["score 2.50 below pass mark 3.00"]
@@ -65,25 +50,25 @@ def test_score_below_pass_mark_fails() -> None:
 
 def test_score_equal_to_pass_mark_passes() -> None:
     even = Evaluation(cost=3, quality=3, efficiency=3, complementarity=3)
-    result = screen_partner(profile(evaluation=even), SCOPE, ScreeningSettings(pass_mark=3))
+    result = screen_partner(partner_profile(evaluation=even), SCOPE, ScreeningSettings(pass_mark=3))
     assert result.passed
 
 
 def test_insurance_below_minimum_fails_and_equal_passes() -> None:
     settings = ScreeningSettings(minimum_insurance=1_000_000)
     low = screen_partner(
-        profile(risk=Risk(insurance_coverage=Decimal("999999.99"))), SCOPE, settings
+        partner_profile(risk=Risk(insurance_coverage=Decimal("999999.99"))), SCOPE, settings
     )
     assert not low.passed
     assert len(low.reasons) == 1 and low.reasons[0].startswith("insurance coverage")
     equal = screen_partner(
-        profile(risk=Risk(insurance_coverage=Decimal("1000000"))), SCOPE, settings
+        partner_profile(risk=Risk(insurance_coverage=Decimal("1000000"))), SCOPE, settings
     )
     assert equal.passed
 
 
 def test_every_failing_reason_is_returned() -> None:
-    bad = profile(
+    bad = partner_profile(
         scope=PartnerScope(categories=["apparel"], territories=["DE"], channels=["online"]),
         evaluation=Evaluation(cost=1, quality=1, efficiency=1, complementarity=1),
         risk=Risk(insurance_coverage=Decimal("0"), flags=["sanctions", "litigation"]),
