@@ -1,4 +1,4 @@
-"""Sample bodies for API tests: a partner profile and a deal request (JSON dicts)."""
+"""Sample bodies for API tests: a partner profile, a deal request, a sales report line."""
 
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ DEAL: dict[str, Any] = {
     "plan_approvers": ["carol"],
     "partner_approval_chain": [{"step": "legal", "approvers": ["larry"], "quorum": "any"}],
     "licensor_signatory": "sam",
+}
+
+REPORT_LINE: dict[str, Any] = {
+    "sku": "MB-TEE-01",
+    "category": "apparel",
+    "territory": "DE",
+    "channel": "online",
+    "units": 1000,
+    "gross_sales": 55000,
+    "deductions": 5000,
 }
 
 

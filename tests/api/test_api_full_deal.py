@@ -11,20 +11,10 @@ import asyncio
 from typing import Any
 
 from api_helpers import Api, assert_problem, eventually
-from api_samples import deal, partner
+from api_samples import REPORT_LINE, deal, partner
 
 from domain.deal_messages import DealOutcome
 from domain.lifecycle import Stage
-
-REPORT_LINE = {
-    "sku": "MB-TEE-01",
-    "category": "apparel",
-    "territory": "DE",
-    "channel": "online",
-    "units": 1000,
-    "gross_sales": 55000,
-    "deductions": 5000,
-}
 
 
 async def _task(api: Api, headers: dict[str, str], kind: str) -> dict[str, Any]:

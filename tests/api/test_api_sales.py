@@ -6,25 +6,12 @@ import copy
 from typing import Any
 
 from api_helpers import Api, assert_problem, eventually
-from api_samples import deal, partner
+from api_samples import REPORT_LINE, deal, partner
 
 from domain.lifecycle import DealState
 from store import sales
 
-REPORT: dict[str, Any] = {
-    "period": 1,
-    "lines": [
-        {
-            "sku": "MB-TEE-01",
-            "category": "apparel",
-            "territory": "DE",
-            "channel": "online",
-            "units": 1000,
-            "gross_sales": 55000,
-            "deductions": 5000,
-        }
-    ],
-}
+REPORT: dict[str, Any] = {"period": 1, "lines": [REPORT_LINE]}
 
 
 async def _deal(api: Api) -> tuple[str, str]:
