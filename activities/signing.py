@@ -47,6 +47,23 @@ def _document(req: RequestSignatureInput) -> dict[str, Any]:
     }
 
 
+async def _store_envelope(
+    pool: asyncpg.Pool, envelope_id: str, provider: str, req: RequestSignatureInput
+) -> EnvelopeRef:
+    """Record the envelope once per idempotency key (the stored id wins on a retry)."""
+    stored_id = await envelopes.create(
+        pool,
+        envelope_id=envelope_id,
+        idempotency_key=req.idempotency_key,
+        deal_id=req.deal_id,
+        workflow_id=req.workflow_id,
+        provider=provider,
+        signatories=[s.user for s in req.signatories],
+        document=_document(req),
+    )
+    return EnvelopeRef(envelope_id=stored_id, provider=provider)
+
+
 class LocalSigningProvider:
     """Envelope lives in Postgres; signatories sign via the API."""
 
@@ -56,17 +73,9 @@ class LocalSigningProvider:
         self._pool = pool
 
     async def create_envelope(self, req: RequestSignatureInput) -> EnvelopeRef:
-        envelope_id = await envelopes.create(
-            self._pool,
-            envelope_id=envelope_id_for(req.idempotency_key),
-            idempotency_key=req.idempotency_key,
-            deal_id=req.deal_id,
-            workflow_id=req.workflow_id,
-            provider=self.name,
-            signatories=[s.user for s in req.signatories],
-            document=_document(req),
+        return await _store_envelope(
+            self._pool, envelope_id_for(req.idempotency_key), self.name, req
         )
-        return EnvelopeRef(envelope_id=envelope_id, provider=self.name)
 
 
 @dataclass(frozen=True)
@@ -161,17 +170,7 @@ class DocuSignStyleProvider:
                 non_retryable=True,
             )
         response.raise_for_status()
-        envelope_id = await envelopes.create(
-            self._pool,
-            envelope_id=response.json()["envelopeId"],
-            idempotency_key=req.idempotency_key,
-            deal_id=req.deal_id,
-            workflow_id=req.workflow_id,
-            provider=self.name,
-            signatories=[s.user for s in req.signatories],
-            document=_document(req),
-        )
-        return EnvelopeRef(envelope_id=envelope_id, provider=self.name)
+        return await _store_envelope(self._pool, response.json()["envelopeId"], self.name, req)
 
 
 class SigningActivities:
