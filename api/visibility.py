@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
+from api.params import ID_PATTERN
 from store.tokens import Principal
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, LICENSING_PARTNER, PENDING_APPROVERS
 
 DEAL_WORKFLOW = "LicensingDeal"
-_SAFE_VALUE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+_SAFE_VALUE = re.compile(ID_PATTERN)
 
 
 def quote(value: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from temporalio.client import WorkflowExecution
 from temporalio.common import (
     SearchAttributePair,
@@ -28,6 +28,7 @@ from api.deps import (
     request_participants,
     write_audit,
 )
+from api.params import ID_PATTERN, DealId
 from api.problems import conflict, forbidden, invalid
 from api.schemas import AuditOut, DealCreated, DealSummary, StatementOut, TerminateBody
 from api.workflow_errors import problem_from_temporal, update_problem
@@ -40,8 +41,6 @@ from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, KPI_STATUS, LICE
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-DealId = Annotated[str, Path(pattern=ID_PATTERN)]
 DEAL_WORKFLOW = "LicensingDeal"
 
 

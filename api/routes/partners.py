@@ -8,13 +8,14 @@ from fastapi import APIRouter, Path, Request, status
 
 from api.auth import require_role
 from api.deps import Caller, Svc, write_audit
+from api.params import ID_PATTERN
 from api.problems import conflict, forbidden, not_found
 from domain.common import Identifier
 from domain.partner import PartnerProfile
 from store import partners
 
 router = APIRouter(prefix="/v1/partners", tags=["partners"])
-PartnerId = Annotated[Identifier, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+PartnerId = Annotated[Identifier, Path(pattern=ID_PATTERN)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=PartnerProfile)

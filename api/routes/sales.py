@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
 from api.auth import require_partner_of
 from api.deps import Caller, Svc, access_from_state, deal_state, write_audit
+from api.params import DealId
 from api.problems import conflict, invalid
 from api.schemas import SalesReportAccepted
 from api.workflow_errors import problem_from_temporal
@@ -20,7 +20,6 @@ from domain.sales import SalesReport
 from store import sales
 
 router = APIRouter(prefix="/v1/deals", tags=["sales"])
-DealId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
 
 
 def report_hash(report: SalesReport) -> str:
