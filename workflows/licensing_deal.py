@@ -23,51 +23,36 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import ApplicationError, ChildWorkflowError
 
 from domain import errors
-from domain.activity_io import RECORD_AUDIT, SEND_NOTIFICATION, AuditEntry, Notification
+from domain.activity_io import RECORD_AUDIT, AuditEntry
 from domain.approval import PartnerApprovalInput, PartnerApprovalResult
 from domain.approval_messages import WithdrawInput
-from domain.deal import DealRequest, Plan
+from domain.deal import Plan
 from domain.deal_messages import (
-    CHECK_SALES,
     COMPILE_REVIEW,
-    ISSUE_STATEMENT,
-    LOAD_PARTNER,
     PLAN_DECISIONS,
     RENEWAL_DECISIONS,
     REQUEST_SIGNATURE,
     REVIEW_DECISIONS,
     SIGNATURE_DECISIONS,
-    SYNC_DEAL_READ_MODEL,
     TERMINAL_STAGES,
-    DealCarry,
     DealOutcome,
-    DealReadModelInput,
     DealRunInput,
     EnvelopeRef,
-    IssueStatementInput,
-    LoadPartnerInput,
-    ReportKey,
     RequestSignatureInput,
     ReviewInput,
     ReviewPack,
-    SalesCheckInput,
-    SalesCheckResult,
     Signatory,
 )
-from domain.durations import parse_duration
 from domain.ids import partner_approval_id
 from domain.kpi import early_review_due
 from domain.lifecycle import (
     AddPartnersInput,
     DealState,
-    HistoryEntry,
     KpiStatus,
     PeriodRecord,
     RevisePlanInput,
@@ -81,7 +66,7 @@ from domain.lifecycle import (
     YearSummary,
 )
 from domain.partner import PartnerProfile
-from domain.royalty import ContractYearLedger, apply_period, close_year, open_year, to_cents
+from domain.royalty import apply_period, close_year, open_year, to_cents
 from domain.schedule import (
     contract_year_of,
     is_review_period,
@@ -91,86 +76,19 @@ from domain.schedule import (
     report_due,
 )
 from domain.tasks import Task, TaskKind
-from workflows.human_tasks import TaskBoard, wait_with_sla
-from workflows.search_attributes import (
-    DEAL_OWNER,
-    DEAL_STAGE,
-    KPI_STATUS,
-    LICENSING_PARTNER,
-    PENDING_APPROVERS,
-)
+from workflows.deal.stops import Cancelled, Terminated, refuse
+from workflows.deal.task_waits import TaskWaits
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=20)
-HISTORY_IN_MEMORY = 300
-HISTORY_CARRIED = 60
 DECIDABLE = {TaskKind.PLAN_APPROVAL, TaskKind.REVIEW_DECISION, TaskKind.RENEWAL_DECISION}
 
 
-class _Terminated(Exception):
-    """A terminate request is pending: leave whatever the lifecycle is doing."""
-
-
-class _Cancelled(Exception):
-    """A human wait expired without the input the deal needs."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-def _refuse(message: str, kind: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
-
-
 @workflow.defn(name="LicensingDeal")
-class LicensingDealWorkflow:
+class LicensingDealWorkflow(TaskWaits):
     """The whole lifecycle of one licensing deal (workflow id `deal-<deal_id>`)."""
 
     @workflow.init
     def __init__(self, params: DealRunInput) -> None:
-        req = params.request
-        carry = params.carry or DealCarry(
-            stage=Stage.NEEDS_ANALYSIS,
-            plan=req.plan,
-            needs=req.needs,
-            partners=list(req.partners),
-            term_periods=req.schedule.term_periods,
-        )
-        self._req: DealRequest = req
-        self._stage = carry.stage
-        self._plan = carry.plan
-        self._plan_version = carry.plan_version
-        self._needs = carry.needs
-        self._partners = list(carry.partners)
-        self._partner_index = carry.partner_index
-        self._partner_id = carry.partner_id
-        self._partner_contact = carry.partner_contact
-        self._signature_round = carry.signature_round
-        self._envelope_id = carry.envelope_id
-        self._launched_at = carry.launched_at
-        self._term_periods = carry.term_periods
-        self._next_period = carry.next_period
-        self._ledger: ContractYearLedger | None = carry.ledger
-        self._periods: dict[int, PeriodRecord] = {p.period: p for p in carry.periods}
-        self._statements = list(carry.statements)
-        self._years = list(carry.years)
-        self._kpi_history = list(carry.kpi_history)
-        self._kpi_status = carry.kpi_status
-        self._reports: dict[int, int] = {}
-        for key in carry.reports:
-            self._reports[key.period] = max(key.version, self._reports.get(key.period, 0))
-        self._seen = {(k.period, k.version) for k in carry.reports}
-        self._board = TaskBoard(carry.tasks)
-        self._history = list(carry.history)
-        self._run = carry.run
-        self._decisions: dict[str, TaskDecisionInput] = {}
-        self._acked: set[str] = set()
-        self._termination: TerminateInput | None = None
-        self._signature: SignatureEvent | None = None
-        self._corrections: list[int] = []
-        self._reason: str | None = None
-        self._recorded = params.carry is not None
+        self._restore(params)
 
     # ---- run -----------------------------------------------------------------------------
 
@@ -186,9 +104,9 @@ class LicensingDealWorkflow:
                 await self._implementation()
             if self._stage in (Stage.MONITORING, Stage.MAINTENANCE):
                 await self._operate()
-        except _Terminated:
+        except Terminated:
             await self._terminate()
-        except _Cancelled as stop:
+        except Cancelled as stop:
             await self._finish(Stage.CANCELLED, stop.reason)
         return DealOutcome(
             deal_id=self._req.deal_id,
@@ -214,7 +132,7 @@ class LicensingDealWorkflow:
             )
             expired = await self._human_wait(task, lambda: self._needs is not None)
             if expired:
-                raise _Cancelled("needs analysis not submitted in time")
+                raise Cancelled("needs analysis not submitted in time")
         self._acked.add("needs")
         await self._enter(Stage.PLANNING, "needs analysed")
 
@@ -231,7 +149,7 @@ class LicensingDealWorkflow:
             )
             self._acked.add(f"revise-{self._plan_version}")
             if await self._human_wait(task, lambda t=task.task_id: t in self._decisions):
-                raise _Cancelled(f"plan v{self._plan_version} not approved in time")
+                raise Cancelled(f"plan v{self._plan_version} not approved in time")
             decision = self._take(task.task_id)
             if decision.decision == "approve":
                 break
@@ -245,7 +163,7 @@ class LicensingDealWorkflow:
             )
             rejected = self._plan_version
             if await self._human_wait(revision, lambda r=rejected: self._plan_version > r):
-                raise _Cancelled(f"plan v{rejected} rejected and not revised in time")
+                raise Cancelled(f"plan v{rejected} rejected and not revised in time")
         await self._enter(Stage.IMPLEMENTATION, f"plan v{self._plan_version} approved")
 
     async def _implementation(self) -> None:
@@ -288,7 +206,7 @@ class LicensingDealWorkflow:
             )
             tried = self._partner_index
             if await self._human_wait(task, lambda t=tried: len(self._partners) > t):
-                raise _Cancelled("no partner approved and none added in time")
+                raise Cancelled("no partner approved and none added in time")
 
     async def _approve_partner(self, profile: PartnerProfile) -> PartnerApprovalResult | None:
         child_id = partner_approval_id(self._req.deal_id, profile.partner_id)
@@ -318,7 +236,7 @@ class LicensingDealWorkflow:
                 await workflow.wait_condition(handle.done, timeout=timedelta(minutes=5))
             except TimeoutError:
                 handle.cancel()
-            raise _Terminated()
+            raise Terminated()
         try:
             result = handle.result()
         except ChildWorkflowError as err:
@@ -357,14 +275,14 @@ class LicensingDealWorkflow:
             SIGNATURE_DECISIONS,
         )
         if await self._human_wait(task, lambda: self._signature is not None):
-            raise _Cancelled("signature not completed in time")
+            raise Cancelled("signature not completed in time")
         event = self._signature
         assert event is not None
         outcome = "signed" if event.event == "completed" else "declined"
         self._board.close(task.task_id, outcome, by=event.by, detail=event.reason)
         self._publish()
         if outcome == "declined":
-            raise _Cancelled(f"signature declined by {event.by or 'a signatory'}")
+            raise Cancelled(f"signature declined by {event.by or 'a signatory'}")
 
     async def _operate(self) -> None:
         schedule = self._req.schedule
@@ -605,7 +523,7 @@ class LicensingDealWorkflow:
                     requested_by=decision.decided_by,
                     reason=decision.comment or f"terminated at review {period}",
                 )
-                raise _Terminated()
+                raise Terminated()
             if decision.decision == "amend" and decision.plan is not None:
                 self._amend(decision.plan, decision.decided_by)
         await self._enter(Stage.MONITORING, f"review {period} done")
@@ -639,41 +557,7 @@ class LicensingDealWorkflow:
             lambda: workflow.all_handlers_finished() or self._termination is not None
         )
         self._raise_if_terminating()
-        year = self._contract_year()
-        workflow.continue_as_new(
-            DealRunInput(
-                request=self._req,
-                carry=DealCarry(
-                    stage=self._stage,
-                    plan=self._plan,
-                    plan_version=self._plan_version,
-                    needs=self._needs,
-                    partners=self._partners,
-                    partner_index=self._partner_index,
-                    partner_id=self._partner_id,
-                    partner_contact=self._partner_contact,
-                    signature_round=self._signature_round,
-                    envelope_id=self._envelope_id,
-                    launched_at=self._launched_at,
-                    term_periods=self._term_periods,
-                    next_period=self._next_period,
-                    ledger=self._ledger,
-                    periods=[p for p in self._periods.values() if p.contract_year >= year - 1],
-                    statements=[s for s in self._statements if s.contract_year >= year - 1],
-                    years=self._years,
-                    kpi_history=self._kpi_history[-2:],
-                    reports=[
-                        ReportKey(period=p, version=v)
-                        for p, v in sorted(self._reports.items())
-                        if self._periods.get(p) is None or self._periods[p].contract_year >= year
-                    ],
-                    tasks=self._board.open_tasks(),
-                    history=self._history[-HISTORY_CARRIED:],
-                    kpi_status=self._kpi_status,
-                    run=self._run + 1,
-                ),
-            )
-        )
+        workflow.continue_as_new(self._carry_over())
 
     # ---- endings -------------------------------------------------------------------------
 
@@ -737,41 +621,6 @@ class LicensingDealWorkflow:
 
     # ---- helpers: waiting ----------------------------------------------------------------
 
-    async def _human_wait(self, task: Task, done: Callable[[], bool]) -> bool:
-        """Wait for `done()` with reminder, escalation and expiry; True when expired."""
-        sla = parse_duration(self._req.schedule.decision_sla).approx()
-
-        async def remind() -> None:
-            self._board.note(task.task_id, "reminded")
-            for user in task.assignees:
-                await self._notify(user, "task_reminder", task.title, f"{task.task_id}:remind")
-
-        async def escalate() -> None:
-            target = self._escalation_target(task)
-            self._board.note(task.task_id, "escalated", detail=target)
-            await self._notify(target, "task_escalated", task.title, f"{task.task_id}:escalate")
-
-        outcome = await wait_with_sla(
-            lambda: done() or self._termination is not None,
-            sla,
-            remind=remind,
-            escalate=escalate,
-            expire_after=sla,
-        )
-        self._raise_if_terminating()
-        if outcome == "expired":
-            self._board.note(task.task_id, "expired")
-            return True
-        return False
-
-    def _escalation_target(self, task: Task) -> str:
-        """The owner, or for the owner's own tasks the first other plan approver."""
-        owner = self._owners()[0]
-        if owner not in task.assignees:
-            return owner
-        others = [u for u in self._req.plan_approvers if u not in task.assignees]
-        return others[0] if others else owner
-
     async def _wait_until(self, cond: Callable[[], bool], deadline: datetime) -> bool:
         """Wait for `cond()` until `deadline`, applying report corrections meanwhile."""
         while True:
@@ -791,208 +640,15 @@ class LicensingDealWorkflow:
                 self._raise_if_terminating()
                 return cond()
 
-    def _raise_if_terminating(self) -> None:
-        if self._termination is not None:
-            raise _Terminated()
-
-    def _take(self, task_id: str) -> TaskDecisionInput:
-        self._acked.add(task_id)
-        return self._decisions[task_id]
-
-    # ---- helpers: activities -------------------------------------------------------------
-
-    async def _activity(self, name: str, arg: Any, result_type: type) -> Any:
-        return await workflow.execute_activity(
-            name,
-            arg,
-            result_type=result_type,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=RETRY,
-        )
-
-    async def _sync(self) -> None:
-        await self._activity(
-            SYNC_DEAL_READ_MODEL,
-            DealReadModelInput(
-                deal_id=self._req.deal_id,
-                workflow_id=workflow.info().workflow_id,
-                stage=self._stage,
-                partner_id=self._partner_id,
-                kpi_status=self._kpi_status,
-                request=None if self._recorded else self._req,
-            ),
-            bool,
-        )
-        self._recorded = True
-
-    async def _load_partner(self, partner_id: str) -> PartnerProfile | None:
-        try:
-            return await self._activity(
-                LOAD_PARTNER, LoadPartnerInput(partner_id=partner_id), PartnerProfile
-            )
-        except ActivityError as err:
-            self._note("partner_unavailable", detail=f"{partner_id}: {err.cause}")
-            return None
-
-    async def _check(self, period: int) -> SalesCheckResult:
-        return await self._activity(
-            CHECK_SALES,
-            SalesCheckInput(
-                deal_id=self._req.deal_id,
-                period=period,
-                scope=self._plan.scope,
-                kpis=self._plan.kpis,
-            ),
-            SalesCheckResult,
-        )
-
-    async def _issue(self, statement: Statement, detail: dict[str, Any]) -> None:
-        self._statements.append(statement)
-        await self._activity(
-            ISSUE_STATEMENT,
-            IssueStatementInput(deal_id=self._req.deal_id, statement=statement, detail=detail),
-            bool,
-        )
-        self._note("statement_issued", detail=f"{statement.statement_id}: {statement.amount_due}")
-
-    async def _notify(self, recipient: str, kind: str, subject: str, key: str) -> None:
-        await self._activity(
-            SEND_NOTIFICATION,
-            Notification(
-                idempotency_key=f"{workflow.info().workflow_id}:{kind}:{key}:{recipient}",
-                recipient=recipient,
-                kind=kind,
-                subject=subject,
-                deal_id=self._req.deal_id,
-                workflow_id=workflow.info().workflow_id,
-            ),
-            bool,
-        )
-
-    # ---- helpers: state ------------------------------------------------------------------
-
-    def _owners(self) -> list[str]:
-        return [self._req.owner] if self._req.owner else list(self._req.plan_approvers)
-
-    def _termination_by(self) -> str:
-        return self._termination.requested_by if self._termination else self._owners()[0]
-
-    def _contract_year(self) -> int:
-        if self._ledger is not None:
-            return self._ledger.contract_year
-        return contract_year_of(max(self._next_period, 1), self._req.schedule.periods_per_year)
-
-    def _task_id(self, local: str) -> str:
-        return f"{workflow.info().workflow_id}:{local}"
-
-    def _open(
-        self,
-        local: str,
-        kind: TaskKind,
-        title: str,
-        assignees: list[str],
-        allowed: list[str],
-        *,
-        version: int = 1,
-    ) -> Task:
-        task = self._board.open(
-            local_id=local,
-            kind=kind,
-            deal_id=self._req.deal_id,
-            title=title,
-            assignees=assignees,
-            due_in=parse_duration(self._req.schedule.decision_sla).approx(),
-            allowed_decisions=allowed,
-            version=version,
-        )
-        self._note("task_opened", detail=task.task_id)
-        self._publish()
-        return task
-
-    def _note(self, event: str, *, by: str | None = None, detail: str | None = None) -> None:
-        self._history.append(HistoryEntry(at=workflow.now(), event=event, by=by, detail=detail))
-        del self._history[:-HISTORY_IN_MEMORY]
-
-    async def _enter(self, stage: Stage, note: str, *, by: str | None = None) -> None:
-        self._stage = stage
-        self._note(f"stage:{stage.value}", by=by, detail=note)
-        self._publish()
-        await self._sync()
-
-    def _publish(self) -> None:
-        """Search attributes and current details, after every transition."""
-        pending = self._board.pending_approvers()
-        workflow.upsert_search_attributes(
-            [
-                DEAL_STAGE.value_set(self._stage.value),
-                KPI_STATUS.value_set(self._kpi_status.value),
-                DEAL_OWNER.value_set(self._req.owner)
-                if self._req.owner
-                else DEAL_OWNER.value_unset(),
-                LICENSING_PARTNER.value_set(self._partner_id)
-                if self._partner_id
-                else LICENSING_PARTNER.value_unset(),
-                PENDING_APPROVERS.value_set(pending)
-                if pending
-                else PENDING_APPROVERS.value_unset(),
-            ]
-        )
-        workflow.set_current_details(self._details())
-
-    def _details(self) -> str:
-        lines = [
-            f"**{self._req.title}** (`{self._req.deal_id}`)",
-            f"- stage: **{self._stage.value}**, plan v{self._plan_version}",
-            f"- partner: {self._partner_id or '-'}, KPI: {self._kpi_status.value}",
-        ]
-        if self._launched_at is not None:
-            lines.append(
-                f"- period {min(self._next_period, self._term_periods)}/{self._term_periods},"
-                f" contract year {self._contract_year()}"
-            )
-        for task in self._board.open_tasks():
-            lines.append(f"- open task `{task.task_id}` for {', '.join(task.assignees)}")
-        if self._reason:
-            lines.append(f"- reason: {self._reason}")
-        return "\n".join(lines)
-
-    # ---- query ---------------------------------------------------------------------------
-
-    @workflow.query
-    def state(self) -> DealState:
-        """The full state: stage, open tasks, periods, statements, history."""
-        return DealState(
-            deal_id=self._req.deal_id,
-            title=self._req.title,
-            owner=self._req.owner,
-            stage=self._stage,
-            partner_id=self._partner_id,
-            plan_version=self._plan_version,
-            plan=self._plan,
-            kpis=self._plan.kpis,
-            kpi_status=self._kpi_status,
-            launched_at=self._launched_at,
-            contract_year=self._contract_year(),
-            term_periods=self._term_periods,
-            open_tasks=self._board.open_tasks(),
-            periods=sorted(self._periods.values(), key=lambda p: p.period),
-            statements=self._statements,
-            history=self._history,
-            envelope_id=self._envelope_id,
-            request=self._req,
-            years=self._years,
-            next_period=self._next_period,
-        )
-
     # ---- updates and signals -------------------------------------------------------------
 
     def _check_owner(self, user: str) -> None:
         if user not in self._owners():
-            raise _refuse(f"{user} is not the owner of deal {self._req.deal_id}", errors.FORBIDDEN)
+            raise refuse(f"{user} is not the owner of deal {self._req.deal_id}", errors.FORBIDDEN)
 
     def _check_live(self) -> None:
         if self._stage in TERMINAL_STAGES or self._termination is not None:
-            raise _refuse(f"deal is {self._stage.value}", errors.CONFLICT)
+            raise refuse(f"deal is {self._stage.value}", errors.CONFLICT)
 
     @workflow.update
     async def submit_needs(self, inp: SubmitNeedsInput) -> DealState:
@@ -1010,11 +666,11 @@ class LicensingDealWorkflow:
     def _validate_submit_needs(self, inp: SubmitNeedsInput) -> None:
         self._check_live()
         if self._stage is not Stage.NEEDS_ANALYSIS or self._needs is not None:
-            raise _refuse("needs were already analysed", errors.CONFLICT)
+            raise refuse("needs were already analysed", errors.CONFLICT)
         self._check_owner(inp.submitted_by)
         kinds = [o.kind for o in inp.needs.objectives]
         if len(kinds) != len(set(kinds)):
-            raise _refuse("each objective kind may appear once", errors.INVALID)
+            raise refuse("each objective kind may appear once", errors.INVALID)
 
     @workflow.update
     async def revise_plan(self, inp: RevisePlanInput) -> DealState:
@@ -1034,7 +690,7 @@ class LicensingDealWorkflow:
     def _validate_revise_plan(self, inp: RevisePlanInput) -> None:
         self._check_live()
         if self._stage is not Stage.PLANNING or self._open_revision() is None:
-            raise _refuse("no rejected plan is waiting for a revision", errors.CONFLICT)
+            raise refuse("no rejected plan is waiting for a revision", errors.CONFLICT)
         self._check_owner(inp.submitted_by)
 
     def _open_revision(self) -> Task | None:
@@ -1057,7 +713,7 @@ class LicensingDealWorkflow:
     def _validate_add_partners(self, inp: AddPartnersInput) -> None:
         self._check_live()
         if self._stage is not Stage.IMPLEMENTATION or self._partner_id is not None:
-            raise _refuse("partners can only be added before one is approved", errors.CONFLICT)
+            raise refuse("partners can only be added before one is approved", errors.CONFLICT)
         self._check_owner(inp.submitted_by)
 
     @workflow.update
@@ -1081,32 +737,28 @@ class LicensingDealWorkflow:
             return
         self._apply_decision(inp)
 
-    def _full_task_id(self, task_id: str) -> str:
-        prefix = f"{workflow.info().workflow_id}:"
-        return task_id if task_id.startswith(prefix) else prefix + task_id
-
     def _check_decision(self, inp: TaskDecisionInput) -> Task:
         self._check_live()
         task = self._board.get(self._full_task_id(inp.task_id))
         if task is None:
-            raise _refuse(f"no task {inp.task_id}", errors.NOT_FOUND)
+            raise refuse(f"no task {inp.task_id}", errors.NOT_FOUND)
         if task.closed_at is not None or task.task_id in self._decisions:
-            raise _refuse(f"task {inp.task_id} is already {task.outcome}", errors.CONFLICT)
+            raise refuse(f"task {inp.task_id} is already {task.outcome}", errors.CONFLICT)
         if task.kind not in DECIDABLE:
-            raise _refuse(f"{task.kind.value} tasks are not decided here", errors.CONFLICT)
+            raise refuse(f"{task.kind.value} tasks are not decided here", errors.CONFLICT)
         if inp.decided_by not in task.assignees:
-            raise _refuse(f"{inp.decided_by} is not assigned to {inp.task_id}", errors.FORBIDDEN)
+            raise refuse(f"{inp.decided_by} is not assigned to {inp.task_id}", errors.FORBIDDEN)
         if inp.decision not in task.allowed_decisions:
             allowed = ", ".join(task.allowed_decisions)
-            raise _refuse(f"decision must be one of {allowed}", errors.INVALID)
+            raise refuse(f"decision must be one of {allowed}", errors.INVALID)
         if inp.decision == "reject" and not (inp.comment and inp.comment.strip()):
-            raise _refuse("a rejection needs a comment", errors.INVALID)
+            raise refuse("a rejection needs a comment", errors.INVALID)
         if inp.decision == "amend" and inp.plan is None:
-            raise _refuse("an amendment needs the new plan", errors.INVALID)
+            raise refuse("an amendment needs the new plan", errors.INVALID)
         if inp.decision == "renew":
             per_year = self._req.schedule.periods_per_year
             if not inp.renew_periods or inp.renew_periods % per_year:
-                raise _refuse(
+                raise refuse(
                     f"renew_periods must be a multiple of {per_year} periods", errors.INVALID
                 )
         return task
@@ -1144,9 +796,6 @@ class LicensingDealWorkflow:
     def _request_termination(self, inp: TerminateInput) -> None:
         self._termination = inp
         self._note("terminate_requested", by=inp.requested_by, detail=inp.reason)
-
-    def _is_final(self) -> bool:
-        return self._stage in TERMINAL_STAGES
 
     @workflow.signal
     def signature_completed(self, event: SignatureEvent) -> None:

@@ -1,0 +1,1 @@
+"""The LicensingDeal workflow, split by concern; `workflows.licensing_deal` exports it."""
