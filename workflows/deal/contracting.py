@@ -45,7 +45,6 @@ class Contracting(TaskWaits):
                 if result is not None and result.outcome == "approved":
                     self._partner_id = partner_id
                     self._partner_contact = profile.contact_user
-                    self._note("partner_approved", detail=partner_id)
                     self._publish()
                     return
             local = f"partner-selection-{self._partner_index}"
