@@ -165,6 +165,7 @@ def cmd_worker(settings: Settings) -> int:
 
 def cmd_api(settings: Settings, host: str | None, port: int | None) -> int:
     import uvicorn
+
     from api.app import create_app
 
     _logging(settings)
@@ -174,6 +175,8 @@ def cmd_api(settings: Settings, host: str | None, port: int | None) -> int:
         host=host or settings.api_host,
         port=port or settings.api_port,
         log_config=None,  # keep our structlog handlers
+        loop="auto",  # uvloop when installed (uvicorn[standard]), else asyncio
+        http="auto",  # httptools when installed, else h11
         proxy_headers=True,
         server_header=False,
     )
