@@ -21,13 +21,20 @@ def _application_error(exc: BaseException | None) -> ApplicationError | None:
     return None
 
 
+def _field_errors(app_err: ApplicationError, message: str) -> list[dict[str, str]] | None:
+    """`errors` entries naming the body field a workflow validator refused, if it named one."""
+    fields = [d["field"] for d in app_err.details if isinstance(d, dict) and d.get("field")]
+    return [{"field": f"body.{f}", "message": message, "type": "refused"} for f in fields] or None
+
+
 def problem_from_temporal(exc: Exception, *, what: str) -> ProblemError:
     """403/404/409/422 from a rejected update or missing workflow; 503 when Temporal fails."""
     if isinstance(exc, WorkflowUpdateFailedError):
         app_err = _application_error(exc.cause)
         if app_err is not None:
             status = errors.HTTP_STATUS.get(app_err.type or "", 409)
-            return ProblemError(status, app_err.message or str(app_err))
+            message = app_err.message or str(app_err)
+            return ProblemError(status, message, errors=_field_errors(app_err, message))
         return ProblemError(409, f"{what} was not accepted: {exc.cause}")
     if isinstance(exc, WorkflowQueryFailedError):
         return ProblemError(409, f"{what} could not be read: {exc.message}")

@@ -16,6 +16,8 @@ class Refusal:
 
     error_type: str
     message: str
+    field: str | None = None
+    """The decision input field the refusal is about, when there is one."""
 
 
 def decision_refusal(
@@ -46,7 +48,7 @@ def decision_refusal(
         return _four_eyes(who, requester, earlier_approvals)
     if decision.decision in (Decision.REJECT, Decision.NEEDS_REVISION):
         if not (decision.comment or "").strip():
-            return Refusal(errors.INVALID, f"{decision.decision.value} needs a comment")
+            return Refusal(errors.INVALID, f"{decision.decision.value} needs a comment", "comment")
         return None
     return _delegation_refusal(decision, task, requester, earlier_approvals)
 
@@ -67,14 +69,16 @@ def _delegation_refusal(
 ) -> Refusal | None:
     target = decision.delegate_to
     if target is None:
-        return Refusal(errors.INVALID, "delegate needs delegate_to")
+        return Refusal(errors.INVALID, "delegate needs delegate_to", "delegate_to")
     if target == decision.decided_by:
-        return Refusal(errors.INVALID, "cannot delegate to oneself")
+        return Refusal(errors.INVALID, "cannot delegate to oneself", "delegate_to")
     refusal = _four_eyes(target, requester, earlier_approvals)
     if refusal is not None:
-        return Refusal(refusal.error_type, f"cannot delegate: {refusal.message}")
+        return Refusal(refusal.error_type, f"cannot delegate: {refusal.message}", "delegate_to")
     if target in task.assignees:
-        return Refusal(errors.INVALID, f"{target} is an assignee of step {task.step} already")
+        return Refusal(
+            errors.INVALID, f"{target} is an assignee of step {task.step} already", "delegate_to"
+        )
     return None
 
 
@@ -98,5 +102,6 @@ def resubmit_refusal(
         return Refusal(
             errors.INVALID,
             f"profile is for partner {resubmit.profile.partner_id}, expected {partner_id}",
+            "profile.partner_id",
         )
     return None

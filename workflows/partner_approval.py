@@ -53,7 +53,12 @@ FINAL: tuple[ApprovalStatus, ...] = ("approved", "rejected", "withdrawn")
 
 
 def _error(refusal: Refusal) -> ApplicationError:
-    return ApplicationError(refusal.message, type=refusal.error_type, non_retryable=True)
+    return ApplicationError(
+        refusal.message,
+        *errors.field_detail(refusal.field),
+        type=refusal.error_type,
+        non_retryable=True,
+    )
 
 
 def _check_chain(chain: list[ApprovalStep]) -> None:

@@ -66,6 +66,10 @@ async def test_deal_from_creation_to_completion(real_api: Api) -> None:
     await _decide(api, planner, await _task(api, planner, "plan_approval"), decision="approve")
     approval = await _task(api, legal, "partner_approval")
     assert approval["deal_id"] == deal_id
+    bare_reject = await api.http.post(
+        f"/v1/tasks/{approval['task_id']}/decision", json={"decision": "reject"}, headers=legal
+    )
+    assert "needs a comment" in assert_problem(bare_reject, 422, field="body.comment")["detail"]
     await _decide(api, legal, approval, decision="approve", comment="screening passed")
 
     signing = await _task(api, signatory, "signature")
@@ -162,6 +166,10 @@ async def test_owner_inputs_are_routed_to_their_updates(real_api: Api) -> None:
     assert submitted["state"]["stage"] in ("planning", "needs_analysis")
 
     plan_task = await _task(api, planner, "plan_approval")
+    bare_reject = await api.http.post(
+        f"/v1/tasks/{plan_task['task_id']}/decision", json={"decision": "reject"}, headers=planner
+    )
+    assert "needs a comment" in assert_problem(bare_reject, 422, field="body.comment")["detail"]
     await _decide(api, planner, plan_task, decision="reject", comment="promotion budget missing")
     revision = await _task(api, owner, "plan_revision")
     plan = {**body["plan"], "promotion": [{"channel": "social", "budget": 30000}]}

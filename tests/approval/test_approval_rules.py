@@ -41,29 +41,56 @@ def check(
 
 
 @pytest.mark.parametrize(
-    ("decided_by", "decision", "extra", "error_type", "says"),
+    ("decided_by", "decision", "extra", "error_type", "says", "field"),
     [
-        ("frank", "approve", {}, errors.FORBIDDEN, "not an assignee"),
-        ("rita", "approve", {}, errors.FORBIDDEN, "four-eyes: requester"),
-        ("vera", "approve", {}, errors.FORBIDDEN, "four-eyes: vera approved step commercial"),
-        ("dave", "approve", {}, errors.CONFLICT, "approved step legal already"),
-        ("vera", "reject", {}, errors.INVALID, "reject needs a comment"),
-        ("vera", "needs_revision", {"comment": " "}, errors.INVALID, "needs a comment"),
-        ("vera", "delegate", {}, errors.INVALID, "needs delegate_to"),
-        ("vera", "delegate", {"delegate_to": "vera"}, errors.INVALID, "oneself"),
-        ("vera", "delegate", {"delegate_to": "dave"}, errors.INVALID, "assignee of step legal"),
-        ("vera", "delegate", {"delegate_to": "rita"}, errors.FORBIDDEN, "four-eyes"),
-        ("vera", "delegate", {"delegate_to": "carol"}, errors.FORBIDDEN, "four-eyes"),
-        ("vera", "reject", {"task_id": "x:legal-v0", "comment": "no"}, errors.CONFLICT, "stale"),
+        ("frank", "approve", {}, errors.FORBIDDEN, "not an assignee", None),
+        ("rita", "approve", {}, errors.FORBIDDEN, "four-eyes: requester", None),
+        ("vera", "approve", {}, errors.FORBIDDEN, "four-eyes: vera approved step commercial", None),
+        ("dave", "approve", {}, errors.CONFLICT, "approved step legal already", None),
+        ("vera", "reject", {}, errors.INVALID, "reject needs a comment", "comment"),
+        ("vera", "needs_revision", {"comment": " "}, errors.INVALID, "needs a comment", "comment"),
+        ("vera", "delegate", {}, errors.INVALID, "needs delegate_to", "delegate_to"),
+        ("vera", "delegate", {"delegate_to": "vera"}, errors.INVALID, "oneself", "delegate_to"),
+        (
+            "vera",
+            "delegate",
+            {"delegate_to": "dave"},
+            errors.INVALID,
+            "assignee of step legal",
+            "delegate_to",
+        ),
+        ("vera", "delegate", {"delegate_to": "rita"}, errors.FORBIDDEN, "four-eyes", "delegate_to"),
+        (
+            "vera",
+            "delegate",
+            {"delegate_to": "carol"},
+            errors.FORBIDDEN,
+            "four-eyes",
+            "delegate_to",
+        ),
+        (
+            "vera",
+            "reject",
+            {"task_id": "x:legal-v0", "comment": "no"},
+            errors.CONFLICT,
+            "stale",
+            None,
+        ),
     ],
 )
 def test_refusals(
-    decided_by: str, decision: str, extra: dict[str, Any], error_type: str, says: str
+    decided_by: str,
+    decision: str,
+    extra: dict[str, Any],
+    error_type: str,
+    says: str,
+    field: str | None,
 ) -> None:
     refusal = check(decided_by, decision, **extra)
     assert refusal is not None
     assert refusal.error_type == error_type
     assert says in refusal.message
+    assert refusal.field == field
 
 
 def test_no_open_step_is_a_conflict() -> None:

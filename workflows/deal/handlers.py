@@ -58,7 +58,7 @@ class HumanUpdates(TaskWaits):
         self._check_owner(inp.submitted_by)
         kinds = [o.kind for o in inp.needs.objectives]
         if len(kinds) != len(set(kinds)):
-            raise refuse("each objective kind may appear once", errors.INVALID)
+            raise refuse("each objective kind may appear once", errors.INVALID, "needs.objectives")
 
     @workflow.update
     async def revise_plan(self, inp: RevisePlanInput) -> DealState:
@@ -138,16 +138,18 @@ class HumanUpdates(TaskWaits):
             raise refuse(f"{inp.decided_by} is not assigned to {inp.task_id}", errors.FORBIDDEN)
         if inp.decision not in task.allowed_decisions:
             allowed = ", ".join(task.allowed_decisions)
-            raise refuse(f"decision must be one of {allowed}", errors.INVALID)
+            raise refuse(f"decision must be one of {allowed}", errors.INVALID, "decision")
         if inp.decision == "reject" and not (inp.comment and inp.comment.strip()):
-            raise refuse("a rejection needs a comment", errors.INVALID)
+            raise refuse("a rejection needs a comment", errors.INVALID, "comment")
         if inp.decision == "amend" and inp.plan is None:
-            raise refuse("an amendment needs the new plan", errors.INVALID)
+            raise refuse("an amendment needs the new plan", errors.INVALID, "plan")
         if inp.decision == "renew":
             per_year = self._req.schedule.periods_per_year
             if not inp.renew_periods or inp.renew_periods % per_year:
                 raise refuse(
-                    f"renew_periods must be a multiple of {per_year} periods", errors.INVALID
+                    f"renew_periods must be a multiple of {per_year} periods",
+                    errors.INVALID,
+                    "renew_periods",
                 )
         return task
 

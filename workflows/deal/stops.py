@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from temporalio.exceptions import ApplicationError
 
+from domain import errors
+
 
 class Terminated(Exception):
     """A terminate request is pending: leave whatever the lifecycle is doing."""
@@ -17,6 +19,6 @@ class Cancelled(Exception):
         self.reason = reason
 
 
-def refuse(message: str, kind: str) -> ApplicationError:
-    """A non-retryable business refusal of type `kind` (see `domain.errors`)."""
-    return ApplicationError(message, type=kind, non_retryable=True)
+def refuse(message: str, kind: str, field: str | None = None) -> ApplicationError:
+    """A non-retryable business refusal of type `kind` (see `domain.errors`), naming `field`."""
+    return ApplicationError(message, *errors.field_detail(field), type=kind, non_retryable=True)
