@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
@@ -132,6 +133,23 @@ def resolve_database_url(settings: Settings) -> str:
         ) from exc
 
 
+@contextlib.contextmanager
+def one_off_database(settings: Settings) -> Iterator[str]:
+    """The database for a one-off command; an embedded server it had to start is stopped after."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from store.embedded import embedded_postgres_running, stop_embedded_postgres
+
+    started = not embedded_postgres_running(settings.data_dir)
+    dsn = resolve_database_url(settings)
+    try:
+        yield dsn
+    finally:
+        if started:
+            stop_embedded_postgres(settings.data_dir)
+
+
 def _with_database(settings: Settings) -> Settings:
     return settings.model_copy(update={"database_url": resolve_database_url(settings)})
 
@@ -188,8 +206,8 @@ def cmd_migrate(settings: Settings) -> int:
     from store.migrate import apply_migrations
 
     _logging(settings, stream="stderr")
-    dsn = resolve_database_url(settings)
-    applied = asyncio.run(apply_migrations(dsn))
+    with one_off_database(settings) as dsn:
+        applied = asyncio.run(apply_migrations(dsn))
     get_logger("licenseflow.migrate").info(
         "migrations.applied", applied=applied, database=redact(dsn)
     )
@@ -202,9 +220,8 @@ def cmd_token_create(settings: Settings, user: str, roles: list[str], partner: s
     from store.tokens import create_token
 
     _logging(settings, stream="stderr")  # stdout carries only the token
-    dsn = resolve_database_url(settings)
 
-    async def create() -> str:
+    async def create(dsn: str) -> str:
         pool = await create_pool(dsn, min_size=1, max_size=1)
         try:
             return await create_token(pool, user, roles, partner)
@@ -213,7 +230,9 @@ def cmd_token_create(settings: Settings, user: str, roles: list[str], partner: s
         finally:
             await pool.close()
 
-    print(asyncio.run(create()))
+    with one_off_database(settings) as dsn:
+        token = asyncio.run(create(dsn))
+    print(token)
     return 0
 
 

