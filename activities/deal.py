@@ -32,9 +32,11 @@ from domain.partner import PartnerProfile
 from domain.sales import SalesLine
 from domain.sales_check import check_sales
 from domain.screening import weighted_score
-from store import deals, partners, sales, statements
+from store import audit, deals, partners, sales, statements
 
 log = structlog.get_logger(__name__)
+
+SYSTEM_ACTOR = "licenseflow"
 
 
 class DealActivities:
@@ -45,7 +47,8 @@ class DealActivities:
 
     @activity.defn(name=SYNC_DEAL_READ_MODEL)
     async def sync_deal_read_model(self, inp: DealReadModelInput) -> bool:
-        """Insert the deal row (when `request` is given) or move its stage; idempotent."""
+        """Insert the deal row and its `deal.create` audit row in one transaction (when
+        `request` is given) or move its stage; idempotent."""
         stage = inp.stage.value
         kpi = inp.kpi_status.value if inp.kpi_status else None
         if inp.request is None:
@@ -53,18 +56,33 @@ class DealActivities:
                 self._pool, inp.deal_id, stage, partner_id=inp.partner_id, kpi_status=kpi
             )
             return True
-        await deals.upsert(
-            self._pool,
-            deal_id=inp.deal_id,
-            workflow_id=inp.workflow_id,
-            title=inp.request.title,
-            owner=inp.request.owner,
-            stage=stage,
-            request=inp.request.model_dump(mode="json"),
-            request_hash=canonical_request_hash(inp.request),
-            partner_id=inp.partner_id,
-            kpi_status=kpi,
-        )
+        request_hash = canonical_request_hash(inp.request)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await deals.upsert(
+                conn,
+                deal_id=inp.deal_id,
+                workflow_id=inp.workflow_id,
+                title=inp.request.title,
+                owner=inp.request.owner,
+                stage=stage,
+                request=inp.request.model_dump(mode="json"),
+                request_hash=request_hash,
+                partner_id=inp.partner_id,
+                kpi_status=kpi,
+            )
+            await audit.append(
+                conn,
+                actor=inp.created_by or inp.request.owner or SYSTEM_ACTOR,
+                action="deal.create",
+                deal_id=inp.deal_id,
+                workflow_id=inp.workflow_id,
+                detail={
+                    "request_hash": request_hash,
+                    "request_id": inp.request_id,
+                    "run_id": activity.info().workflow_run_id,
+                },
+                idempotency_key=f"{inp.workflow_id}:deal.create",
+            )
         return True
 
     @activity.defn(name=LOAD_PARTNER)

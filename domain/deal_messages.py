@@ -86,10 +86,16 @@ class DealCarry(Model):
 
 
 class DealRunInput(Model):
-    """Input of LicensingDeal: the API starts it with `DealRunInput(request=...)`."""
+    """Input of LicensingDeal: the API starts it with `DealRunInput(request=...)`.
+
+    `created_by`/`request_id` name the caller and HTTP request that started the deal; the
+    first read-model sync writes the `deal.create` audit row with them (workflow as outbox).
+    """
 
     request: DealRequest
     carry: DealCarry | None = None
+    created_by: str | None = None
+    request_id: str | None = None
 
 
 class DealOutcome(Model):
@@ -108,7 +114,8 @@ class DealOutcome(Model):
 
 
 class DealReadModelInput(Model):
-    """Upsert the deal read model (with `request`) or just move its stage."""
+    """Upsert the deal read model (with `request`, plus its `deal.create` audit row) or just
+    move its stage."""
 
     deal_id: str
     workflow_id: str
@@ -116,6 +123,8 @@ class DealReadModelInput(Model):
     partner_id: str | None = None
     kpi_status: KpiStatus | None = None
     request: DealRequest | None = None
+    created_by: str | None = None
+    request_id: str | None = None
 
 
 class LoadPartnerInput(Model):

@@ -8,7 +8,7 @@ import asyncpg
 
 
 async def upsert(
-    db: asyncpg.Pool,
+    db: asyncpg.Pool | asyncpg.Connection,
     *,
     deal_id: str,
     workflow_id: str,

@@ -53,7 +53,8 @@ DEAL_WORKFLOW = "LicensingDeal"
 async def create_deal(
     body: DealRequest, request: Request, response: Response, svc: Svc, who: Caller
 ) -> DealCreated:
-    """Start a LicensingDeal (owner or admin). Identical repeat → 200, different body → 409."""
+    """Start a LicensingDeal (owner or admin); its first read-model sync writes the
+    `deal.create` audit row. Identical repeat → 200, different body → 409."""
     require_role(who, "admin", "owner")
     if body.owner and body.owner != who.user and not who.has("admin"):
         raise forbidden("owners start deals for themselves; leave `owner` empty")
@@ -64,7 +65,11 @@ async def create_deal(
     try:
         handle = await svc.client.start_workflow(
             DEAL_WORKFLOW,
-            DealRunInput(request=deal),
+            DealRunInput(
+                request=deal,
+                created_by=who.user,
+                request_id=getattr(request.state, "request_id", None),
+            ),
             id=workflow_id,
             task_queue=svc.settings.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
@@ -88,16 +93,8 @@ async def create_deal(
         return DealCreated(deal_id=deal.deal_id, workflow_id=workflow_id, run_id=run_id)
     except RPCError as exc:
         raise problem_from_temporal(exc, what=f"deal {deal.deal_id}") from exc
+    # the `deal.create` audit row is written by the workflow's first read-model sync
     run_id = handle.result_run_id or handle.run_id or ""
-    await write_audit(
-        svc,
-        request,
-        who,
-        "deal.create",
-        deal_id=deal.deal_id,
-        workflow_id=workflow_id,
-        detail={"run_id": run_id, "request_hash": request_hash},
-    )
     return DealCreated(deal_id=deal.deal_id, workflow_id=workflow_id, run_id=run_id)
 
 

@@ -59,6 +59,21 @@ async def eventually(
         await asyncio.sleep(interval)
 
 
+async def audit_row(api: Api, deal_id: str, action: str, *, within: float = 10.0) -> dict[str, Any]:
+    """The deal's first `action` audit row, polled for (workflows write some rows themselves)."""
+    rows = await eventually(
+        lambda: api.pool.fetch(
+            "SELECT actor, action, deal_id, workflow_id, detail FROM audit_log"
+            " WHERE deal_id = $1 AND action = $2 ORDER BY id",
+            deal_id,
+            action,
+        ),
+        bool,
+        within=within,
+    )
+    return dict(rows[0])
+
+
 def assert_problem(
     resp: httpx.Response, status: int, *, field: str | None = None
 ) -> dict[str, Any]:

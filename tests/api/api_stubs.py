@@ -1,7 +1,8 @@
 """Test-only stand-ins registered as "LicensingDeal" / "PartnerApproval" to test API routing.
 
 They keep the real message contracts (inputs, update/signal/query names, error types) but
-none of the business process: every deal opens a plan approval and a signature task.
+none of the business process: every deal opens a plan approval and a signature task, and
+records itself (deal row + `deal.create` audit row) through the real read-model activity.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain import errors
 from domain.approval import DecideInput, PartnerApprovalInput, PartnerApprovalState
-from domain.deal_messages import DealRunInput
+from domain.deal_messages import SYNC_DEAL_READ_MODEL, DealReadModelInput, DealRunInput
 from domain.lifecycle import (
     DealState,
     HistoryEntry,
@@ -67,6 +68,20 @@ class StubDeal:
             allowed_decisions=["sign", "decline"],
         )
         self._publish()
+        await workflow.execute_activity(
+            SYNC_DEAL_READ_MODEL,
+            DealReadModelInput(
+                deal_id=req.deal_id,
+                workflow_id=workflow.info().workflow_id,
+                stage=self._stage,
+                partner_id=req.partners[0],
+                request=req,
+                created_by=params.created_by,
+                request_id=params.request_id,
+            ),
+            result_type=bool,
+            start_to_close_timeout=timedelta(seconds=30),
+        )
         await workflow.wait_condition(
             lambda: self._stage in FINAL and workflow.all_handlers_finished()
         )

@@ -12,6 +12,7 @@ from api_helpers import Api
 from api_stubs import StubDeal, StubPartnerApproval
 from temporalio.testing import WorkflowEnvironment
 
+from activities.deal import DealActivities
 from api.app import create_app
 from licenseflow.config import Settings
 from workers.main import build_worker
@@ -41,14 +42,15 @@ async def api(
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def stub_api(api: Api) -> AsyncIterator[Api]:
-    """`api` plus a worker running the stand-in LicensingDeal/PartnerApproval workflows."""
+    """`api` plus a worker running the stand-in LicensingDeal/PartnerApproval workflows and
+    the real read-model activity they call."""
     worker = build_worker(
         api.client,
         api.pool,
         api.settings,
         task_queue=api.settings.task_queue,
         workflows=[StubDeal, StubPartnerApproval],
-        activities=[],
+        activities=[DealActivities(api.pool).sync_deal_read_model],
     )
     async with worker:
         yield api

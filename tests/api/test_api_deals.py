@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from api_helpers import Api, assert_problem, eventually
+from api_helpers import Api, assert_problem, audit_row, eventually
 from api_samples import deal, partner
 
 
@@ -43,10 +43,37 @@ async def test_create_is_idempotent_per_body(stub_api: Api) -> None:
 
     desc = await stub_api.client.get_workflow_handle(ids["workflow_id"]).describe()
     assert await desc.static_summary() == f"{body['title']} — owner {stub_api.name('olivia')}"
+    await audit_row(stub_api, body["deal_id"], "deal.create")
     rows = await stub_api.pool.fetch(
         "SELECT actor, action FROM audit_log WHERE deal_id = $1", body["deal_id"]
     )
     assert [(r["actor"], r["action"]) for r in rows] == [(stub_api.name("olivia"), "deal.create")]
+
+
+async def test_create_audit_row_is_written_by_the_workflow(stub_api: Api) -> None:
+    body, owner, _ = await _setup(stub_api)
+    request_id = stub_api.name("req")
+
+    created = await stub_api.http.post(
+        "/v1/deals", json=body, headers={**owner, "X-Request-ID": request_id}
+    )
+    assert created.status_code == 201, created.text
+    assert created.headers["x-request-id"] == request_id
+
+    row = await audit_row(stub_api, body["deal_id"], "deal.create")
+    assert row["actor"] == stub_api.name("olivia")
+    assert row["workflow_id"] == created.json()["workflow_id"]
+    assert row["detail"]["request_id"] == request_id
+    assert row["detail"]["run_id"] == created.json()["run_id"]
+    assert len(row["detail"]["request_hash"]) == 64
+    stored = await stub_api.pool.fetchrow(
+        "SELECT owner, request_hash FROM deals WHERE deal_id = $1", body["deal_id"]
+    )
+    assert stored is not None
+    assert (stored["owner"], stored["request_hash"]) == (
+        stub_api.name("olivia"),
+        row["detail"]["request_hash"],
+    )
 
 
 async def test_create_validation_names_the_field(stub_api: Api) -> None:
@@ -166,6 +193,7 @@ async def test_terminate_rules_and_audit(stub_api: Api) -> None:
     body, owner, partner_id = await _setup(stub_api)
     deal_id = body["deal_id"]
     assert (await stub_api.http.post("/v1/deals", json=body, headers=owner)).status_code == 201
+    await audit_row(stub_api, deal_id, "deal.create")  # written by the workflow, not the API
     path = f"/v1/deals/{deal_id}/terminate"
 
     for headers in (

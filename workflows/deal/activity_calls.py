@@ -51,6 +51,8 @@ class ActivityCalls(DealBookkeeping):
                 partner_id=self._partner_id,
                 kpi_status=self._kpi_status,
                 request=None if self._recorded else self._req,
+                created_by=None if self._recorded else self._created_by,
+                request_id=None if self._recorded else self._request_id,
             ),
             bool,
         )

@@ -64,6 +64,8 @@ class DealFields:
     _corrections: list[int]
     _reason: str | None
     _recorded: bool
+    _created_by: str | None
+    _request_id: str | None
 
     def _restore(self, params: DealRunInput) -> None:
         """Initialise the fields from the request, or from the previous run's carry."""
@@ -109,6 +111,8 @@ class DealFields:
         self._corrections = []
         self._reason = None
         self._recorded = params.carry is not None
+        self._created_by = params.created_by
+        self._request_id = params.request_id
 
     def _carry_over(self) -> DealRunInput:
         """The next run's input: the request and the state worth carrying."""
