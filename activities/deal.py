@@ -26,7 +26,7 @@ from domain.deal_messages import (
     SalesCheckResult,
     canonical_request_hash,
 )
-from domain.kpi import kpi_actual, kpi_status, overall_status
+from domain.kpi import kpi_actual, kpi_status, overall_status, partner_score
 from domain.lifecycle import KpiStatus
 from domain.partner import PartnerProfile
 from domain.sales import SalesLine
@@ -156,14 +156,3 @@ class DealActivities:
             partner_score=score,
             summary=summary,
         )
-
-
-def partner_score(evaluation: float, trend: list[KpiStatus]) -> float:
-    """Mean of the licensor's evaluation and KPI delivery (1 + 4 x share of on-track periods)."""
-    checked = [s for s in trend if s is not KpiStatus.NOT_STARTED]
-    if not checked:
-        return round(evaluation, 2)
-    delivery = 1 + 4 * checked.count(KpiStatus.ON_TRACK) / len(checked)
-    if evaluation <= 0:
-        return round(delivery, 2)
-    return round((evaluation + delivery) / 2, 2)

@@ -50,3 +50,14 @@ def early_review_due(history: list[KpiStatus]) -> bool:
     """
     checked = [s for s in history if s is not KpiStatus.NOT_STARTED]
     return len(checked) >= 2 and all(s in _AT_RISK_OR_WORSE for s in checked[-2:])
+
+
+def partner_score(evaluation: float, trend: list[KpiStatus]) -> float:
+    """Mean of the licensor's evaluation and KPI delivery (1 + 4 x share of on-track periods)."""
+    checked = [s for s in trend if s is not KpiStatus.NOT_STARTED]
+    if not checked:
+        return round(evaluation, 2)
+    delivery = 1 + 4 * checked.count(KpiStatus.ON_TRACK) / len(checked)
+    if evaluation <= 0:
+        return round(delivery, 2)
+    return round((evaluation + delivery) / 2, 2)

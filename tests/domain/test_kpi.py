@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from domain.deal import Kpi
-from domain.kpi import early_review_due, kpi_actual, kpi_status, overall_status
+from domain.kpi import early_review_due, kpi_actual, kpi_status, overall_status, partner_score
 from domain.lifecycle import KpiStatus as S
 from domain.sales_check import SalesCheck
 
@@ -67,3 +67,13 @@ def test_overall_status_worst_wins() -> None:
 )
 def test_early_review_due(history: list[S], due: bool) -> None:
     assert early_review_due(history) is due
+
+
+def test_partner_score_blends_evaluation_and_delivery() -> None:
+    on, at, under = S.ON_TRACK, S.AT_RISK, S.UNDER
+    assert partner_score(4.0, []) == 4.0  # nothing checked yet: the evaluation alone
+    assert partner_score(4.0, [S.NOT_STARTED]) == 4.0
+    assert partner_score(4.0, [on, on]) == 4.5  # (4 + 5) / 2
+    assert partner_score(4.0, [on, under]) == 3.5  # (4 + 3) / 2
+    assert partner_score(3.0, [at, under, S.MISSING, on]) == 2.5  # (3 + 2) / 2
+    assert partner_score(0.0, [on, at]) == 3.0  # no stored evaluation: delivery alone
