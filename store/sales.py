@@ -56,3 +56,21 @@ async def for_deal(db: asyncpg.Pool, deal_id: str) -> list[dict[str, Any]]:
         "SELECT * FROM sales_reports WHERE deal_id = $1 ORDER BY period, version", deal_id
     )
     return [dict(r) for r in rows]
+
+
+async def mark_signalled(db: asyncpg.Pool | asyncpg.Connection, report_id: str) -> None:
+    """Record that the deal workflow took the signal for this report version."""
+    await db.execute(
+        "UPDATE sales_reports SET signalled_at = now()"
+        " WHERE report_id = $1 AND signalled_at IS NULL",
+        report_id,
+    )
+
+
+async def unsignalled(db: asyncpg.Pool, *, limit: int = 500) -> list[dict[str, Any]]:
+    """Stored versions whose signal never reached the deal (oldest first), to re-send."""
+    rows = await db.fetch(
+        "SELECT * FROM sales_reports WHERE signalled_at IS NULL ORDER BY submitted_at LIMIT $1",
+        limit,
+    )
+    return [dict(r) for r in rows]

@@ -8,7 +8,7 @@ import json
 from fastapi import APIRouter, Request, Response, status
 
 from api.auth import require_partner_of
-from api.deps import Caller, Svc, access_from_state, deal_state, write_audit
+from api.deps import Caller, Services, Svc, access_from_state, deal_state, write_audit
 from api.params import DealId
 from api.problems import conflict, invalid
 from api.schemas import SalesReportAccepted
@@ -54,6 +54,9 @@ async def submit_sales_report(
     digest = report_hash(body)
     latest = await sales.latest(svc.pool, deal_id, body.period)
     if latest is not None and latest["body_hash"] == digest:
+        if latest["signalled_at"] is None:
+            # stored by an earlier call whose signal failed: this retry delivers it
+            await _signal(svc, deal_id, latest["report_id"], latest["version"], body)
         response.status_code = status.HTTP_200_OK
         return _accepted(latest["report_id"], deal_id, body.period, latest["version"], "duplicate")
     if latest is not None and not body.correction:
@@ -75,6 +78,13 @@ async def submit_sales_report(
         reason=body.reason,
     )
     if not stored:
+        winner = await sales.latest(svc.pool, deal_id, body.period)
+        if winner is not None and winner["body_hash"] == digest:
+            # an identical report won the race; it signals the deal itself
+            response.status_code = status.HTTP_200_OK
+            return _accepted(
+                winner["report_id"], deal_id, body.period, winner["version"], "duplicate"
+            )
         raise conflict(f"period {body.period} changed meanwhile; fetch and retry")
     await write_audit(
         svc,
@@ -85,6 +95,18 @@ async def submit_sales_report(
         subject=report_id,
         detail={"period": body.period, "version": version, "lines": len(body.lines)},
     )
+    await _signal(svc, deal_id, report_id, version, body)
+    return _accepted(report_id, deal_id, body.period, version, "accepted")
+
+
+async def _signal(
+    svc: Services, deal_id: str, report_id: str, version: int, body: SalesReport
+) -> None:
+    """Signal the deal about a stored version, then mark it signalled.
+
+    On failure the row stays unsignalled (503/404 to the caller): resending the same body
+    delivers it, and `store.sales.unsignalled` lists it for reconciliation.
+    """
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
         await handle.signal(
@@ -92,9 +114,8 @@ async def submit_sales_report(
             SalesReportReceived(report_id=report_id, version=version, report=body),
         )
     except Exception as exc:
-        # persisted already: the deal reads the latest version from Postgres when it checks
         raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
-    return _accepted(report_id, deal_id, body.period, version, "accepted")
+    await sales.mark_signalled(svc.pool, report_id)
 
 
 def _accepted(

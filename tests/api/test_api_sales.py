@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
+import pytest
 from api_helpers import Api, assert_problem, eventually
 from api_samples import REPORT_LINE, deal, partner
 
+from api.routes.sales import report_hash
 from domain.lifecycle import DealState
+from domain.sales import SalesReport
 from store import sales
 
 REPORT: dict[str, Any] = {"period": 1, "lines": [REPORT_LINE]}
@@ -129,3 +133,70 @@ async def test_only_the_deals_partner_reports(stub_api: Api) -> None:
         field="body.lines.0",
     )
     assert await sales.for_deal(stub_api.pool, deal_id) == []
+
+
+async def test_identical_resubmission_resends_a_signal_that_never_arrived(stub_api: Api) -> None:
+    """Stored but never signalled (signal failed after the insert): the client's retry of the
+    same body answers 200 and delivers the signal once; later repeats stay silent."""
+    deal_id, partner_id = await _deal(stub_api)
+    headers = await stub_api.auth("acme-ops", "partner", partner_id=partner_id)
+    await sales.insert_version(
+        stub_api.pool,
+        report_id=f"{deal_id}:p1:v1",
+        deal_id=deal_id,
+        period=1,
+        version=1,
+        lines=REPORT["lines"],
+        body_hash=report_hash(SalesReport.model_validate(REPORT)),
+        submitted_by="acme-ops",
+    )
+    path = f"/v1/deals/{deal_id}/sales-reports"
+    retry = await stub_api.http.post(path, json=REPORT, headers=headers)
+    assert retry.status_code == 200, retry.text
+    assert retry.json()["status"] == "duplicate"
+    assert await eventually(lambda: _received(stub_api, deal_id), lambda r: len(r) == 1) == [
+        "1/1/1"
+    ]
+    again = await stub_api.http.post(path, json=REPORT, headers=headers)
+    assert again.status_code == 200
+    assert await sales.unsignalled(stub_api.pool) == []
+    assert await _received(stub_api, deal_id) == ["1/1/1"]
+
+
+async def test_identical_report_losing_the_insert_race_is_a_duplicate(
+    stub_api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two identical posts both read "no report yet"; the one whose insert loses answers 200."""
+    deal_id, partner_id = await _deal(stub_api)
+    headers = await stub_api.auth("acme-ops", "partner", partner_id=partner_id)
+    path = f"/v1/deals/{deal_id}/sales-reports"
+    assert (await stub_api.http.post(path, json=REPORT, headers=headers)).status_code == 201
+    real_latest = sales.latest
+    reads = 0
+
+    async def stale_first_read(*args: Any) -> dict[str, Any] | None:
+        nonlocal reads
+        reads += 1
+        return None if reads == 1 else await real_latest(*args)
+
+    monkeypatch.setattr(sales, "latest", stale_first_read)
+    raced = await stub_api.http.post(path, json=REPORT, headers=headers)
+    assert raced.status_code == 200, raced.text
+    assert (raced.json()["report_id"], raced.json()["status"]) == (f"{deal_id}:p1:v1", "duplicate")
+    assert len(await sales.for_deal(stub_api.pool, deal_id)) == 1
+    changed = copy.deepcopy(REPORT)
+    changed["lines"][0]["units"] = 7
+    reads = 0
+    assert_problem(await stub_api.http.post(path, json=changed, headers=headers), 409)
+
+
+async def test_concurrent_identical_reports_store_one_version(stub_api: Api) -> None:
+    deal_id, partner_id = await _deal(stub_api)
+    headers = await stub_api.auth("acme-ops", "partner", partner_id=partner_id)
+    path = f"/v1/deals/{deal_id}/sales-reports"
+    replies = await asyncio.gather(
+        *(stub_api.http.post(path, json=REPORT, headers=headers) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in replies) == [200, 200, 200, 201], [r.text for r in replies]
+    assert {r.json()["report_id"] for r in replies} == {f"{deal_id}:p1:v1"}
+    assert len(await sales.for_deal(stub_api.pool, deal_id)) == 1
