@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.deps import Services
-from api.middleware import RequestIdMiddleware
+from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.problems import install_fallback_handler, install_problem_handlers
 from api.routes import deals, health, partners, sales, tasks, webhooks
 from licenseflow.config import Settings, get_settings
@@ -55,6 +55,7 @@ def create_app(
         app.state.services = Services(settings=settings, pool=pool, client=client)
     install_problem_handlers(app)
     install_fallback_handler(app)
+    app.add_middleware(BodyLimitMiddleware)  # inside the request id (added last = outermost)
     app.add_middleware(RequestIdMiddleware)
     for module in (health, partners, deals, sales, tasks, webhooks):
         app.include_router(module.router)

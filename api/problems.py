@@ -20,6 +20,7 @@ _SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    413: "content-too-large",
     422: "validation-error",
     500: "internal-error",
     503: "unavailable",

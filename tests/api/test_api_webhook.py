@@ -8,6 +8,7 @@ from typing import Any
 from api_helpers import Api, assert_problem, eventually
 
 from api.esign import sign_body
+from api.middleware import MAX_BODY_BYTES
 from domain.lifecycle import DealState
 from store import envelopes
 
@@ -129,3 +130,19 @@ async def test_unknown_envelope_and_malformed_payload(stub_api: Api) -> None:
     assert_problem(await _post(stub_api, raw), 404)
     garbage = b'{"event": "envelope-completed"}'
     assert_problem(await _post(stub_api, garbage), 422, field="body.data")
+
+
+async def test_oversized_bodies_are_refused_before_reading_them(api: Api) -> None:
+    """The unauthenticated webhook (and every route) refuses bodies above the limit: 413."""
+    raw = _payload("envelope-completed", "env-x", "2025-01-01T00:00:00Z", pad="x" * MAX_BODY_BYTES)
+    body = assert_problem(await _post(api, raw), 413)
+    assert str(MAX_BODY_BYTES) in body["detail"]
+
+    async def chunks() -> Any:
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    streamed = await api.http.post(
+        "/v1/deals", content=chunks(), headers=await api.auth("olivia", "owner")
+    )
+    assert_problem(streamed, 413)
