@@ -20,6 +20,7 @@ from api.workflow_errors import problem_from_temporal, update_problem
 from domain.approval import DecideInput, Decision, PartnerApprovalState, ResubmitInput
 from domain.common import Model
 from domain.deal_messages import SIGNATURE_DECISIONS
+from domain.ids import deal_workflow_id
 from domain.lifecycle import (
     AddPartnersInput,
     DealState,
@@ -34,6 +35,7 @@ from store.tokens import Principal
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 APPROVAL_PREFIX = "partner-approval-"
+TASK_WORKFLOW_PREFIXES = (APPROVAL_PREFIX, deal_workflow_id(""))
 APPROVAL_WORKFLOW = "PartnerApproval"
 _MAX_WORKFLOWS = 200
 _QUERY_CONCURRENCY = 16
@@ -90,7 +92,8 @@ async def decide(
     """Decide a task; the owning workflow's validator has the last word (403/404/409/422)."""
     require_actor(who)
     workflow_id, sep, local_id = task_id.partition(":")
-    if not sep or not workflow_id or not local_id:
+    if not sep or not local_id or not workflow_id.startswith(TASK_WORKFLOW_PREFIXES):
+        # only deal and partner-approval workflows hold tasks; never update anything else
         raise not_found(f"task {task_id} does not exist")
     if workflow_id.startswith(APPROVAL_PREFIX):
         result, deal_id = await _decide_partner_approval(svc, who, task_id, workflow_id, body)

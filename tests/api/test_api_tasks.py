@@ -6,10 +6,13 @@ from typing import Any
 
 from api_helpers import Api, assert_problem, eventually
 from api_samples import deal, partner
+from api_stubs import StubDeal
 from temporalio.client import WorkflowHandle
 
 from domain.approval import ApprovalStep, PartnerApprovalInput
 from domain.common import LicensedScope
+from domain.deal import DealRequest
+from domain.deal_messages import DealRunInput
 from domain.ids import partner_approval_id
 from domain.lifecycle import DealState
 from domain.partner import PartnerProfile
@@ -216,3 +219,25 @@ async def test_partial_signing_waits_and_a_decline_signals(stub_api: Api) -> Non
 
     envelope = await envelopes.get(stub_api.pool, f"env-{deal_id}")
     assert envelope is not None and envelope["signed_by"] == [sam]
+
+
+async def test_decisions_reach_only_deal_and_partner_approval_workflows(stub_api: Api) -> None:
+    """A task id names its workflow; ids outside `deal-`/`partner-approval-` are unknown (404)
+    even when some other workflow with a matching update runs under that id."""
+    request = deal(
+        stub_api.name("side"), partner_id="acme", approver=stub_api.name("carol"), signatory="sam"
+    )
+    other = f"backoffice-{stub_api.uid}"
+    await stub_api.client.start_workflow(
+        StubDeal.run,
+        DealRunInput(request=DealRequest.model_validate(request)),
+        id=other,
+        task_queue=stub_api.settings.task_queue,
+    )
+    approver = await stub_api.auth(stub_api.name("carol"), "approver")
+    resp = await stub_api.http.post(
+        f"/v1/tasks/{other}:plan-approval/decision",
+        json={"decision": "approve"},
+        headers=approver,
+    )
+    assert_problem(resp, 404)
