@@ -1,4 +1,12 @@
-"""Bearer-token authentication and the least-privilege rules of the API."""
+"""Bearer-token authentication and the least-privilege rules of the API.
+
+403 vs 404 policy: no token → 401 before anything is looked up. An authenticated caller
+asking for a deal that does not exist gets 404; one asking for an existing deal it may not
+see or change gets 403. This reveals that a deal id is taken, which is public anyway (deal
+ids are one namespace chosen by owners; POST /v1/deals with a taken id answers 409). A 403
+`detail` names only the caller, the deal id and the rule — never owner, partner or stage.
+Partner profiles answer 403 to foreign partner tokens whether or not the partner exists.
+"""
 
 from __future__ import annotations
 
