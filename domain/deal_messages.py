@@ -83,6 +83,8 @@ class DealCarry(Model):
     history: list[HistoryEntry] = Field(default_factory=list)
     kpi_status: KpiStatus = KpiStatus.NOT_STARTED
     run: int = 1
+    corrections: list[int] = Field(default_factory=list)
+    """Periods whose late or corrected report was received but not yet re-checked."""
 
 
 class DealRunInput(Model):

@@ -108,7 +108,7 @@ class DealFields:
         self._acked = set()
         self._termination = None
         self._signature = None
-        self._corrections = []
+        self._corrections = list(carry.corrections)
         self._reason = None
         self._recorded = params.carry is not None
         self._created_by = params.created_by
@@ -147,6 +147,7 @@ class DealFields:
                 history=self._history[-HISTORY_CARRIED:],
                 kpi_status=self._kpi_status,
                 run=self._run + 1,
+                corrections=list(self._corrections),
             ),
         )
 

@@ -98,6 +98,9 @@ class Lifecycle(Contracting, Periods, Maintenance, Endings):
             if is_review_period(period, schedule.periods_per_review) or early:
                 await self._review(period, early=early)
             if is_year_end(period, schedule.periods_per_year):
+                # Reports received during the year-end review belong to the closing year.
+                if self._corrections and workflow.patched("corrections-before-year-close"):
+                    await self._apply_corrections()
                 await self._close_year()
                 if period == self._term_periods:
                     await self._renewal(year)
