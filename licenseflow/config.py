@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from licenseflow import TASK_QUEUE
+
+DEV_ESIGN_SECRET = "dev-esign-secret"
+PLACEHOLDER_SECRETS = frozenset({DEV_ESIGN_SECRET, "change-me"})
 
 
 class Settings(BaseSettings):
@@ -16,6 +20,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
+    environment: Literal["dev", "production"] = Field(default="dev", alias="LICENSEFLOW_ENV")
     temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     task_queue: str = Field(default=TASK_QUEUE, alias="LICENSEFLOW_TASK_QUEUE")
@@ -27,9 +32,20 @@ class Settings(BaseSettings):
     log_format: str = Field(default="console", alias="LICENSEFLOW_LOG_FORMAT")  # console | json
     log_level: str = Field(default="INFO", alias="LICENSEFLOW_LOG_LEVEL")
     esign_webhook_secrets: str = Field(
-        default="dev-esign-secret", alias="LICENSEFLOW_ESIGN_SECRETS"
+        default=DEV_ESIGN_SECRET, alias="LICENSEFLOW_ESIGN_SECRETS"
     )  # comma-separated, newest first; several allow rotation
     signing_provider: str = Field(default="local", alias="LICENSEFLOW_SIGNING_PROVIDER")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_in_production(self) -> Settings:
+        if self.environment == "production":
+            if not self.webhook_secrets:
+                raise ValueError("LICENSEFLOW_ESIGN_SECRETS must be set in production")
+            if PLACEHOLDER_SECRETS.intersection(self.webhook_secrets):
+                raise ValueError(
+                    "LICENSEFLOW_ESIGN_SECRETS holds a public placeholder; set real secrets"
+                )
+        return self
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -254,3 +254,14 @@ def test_dev_users_and_banner() -> None:
     assert "http://127.0.0.1:8233" in text
     assert "http://127.0.0.1:8000/docs" in text
     assert "lf_x" in text
+
+
+def test_production_refuses_placeholder_webhook_secrets() -> None:
+    from pydantic import ValidationError
+
+    for secrets in ("dev-esign-secret", "change-me", "real-new,change-me", " , "):
+        with pytest.raises(ValidationError, match="LICENSEFLOW_ESIGN_SECRETS"):
+            Settings(LICENSEFLOW_ENV="production", LICENSEFLOW_ESIGN_SECRETS=secrets)  # type: ignore[call-arg]
+    prod = Settings(LICENSEFLOW_ENV="production", LICENSEFLOW_ESIGN_SECRETS="s3cret-a,s3cret-b")  # type: ignore[call-arg]
+    assert prod.webhook_secrets == ["s3cret-a", "s3cret-b"]
+    assert Settings().webhook_secrets == ["dev-esign-secret"]  # dev keeps working out of the box
