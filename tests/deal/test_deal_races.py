@@ -23,13 +23,18 @@ from deal_helpers import (
     submit_report,
     wait_state,
 )
+from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.deal import DealActivities
+from domain.deal_messages import CHECK_SALES, SalesCheckInput, SalesCheckResult
 from domain.ids import deal_workflow_id
 from licenseflow.config import Settings
 from store import statements
+from workers.main import build_worker
+from workers.registry import activity_functions
 
 
 async def timer_events(client: Client, workflow_id: str, kind: EventType.ValueType, n: int) -> None:
@@ -111,3 +116,45 @@ async def test_correction_during_the_year_end_review_is_booked_before_the_true_u
     assert true_up["net_sales"] == Decimal("600000")
     assert true_up["amount_due"] == Decimal("10000")  # 60,000 guarantee - 50,000 earned
     await latest(env.client, deal_id).terminate("test over")
+
+
+async def test_correction_arriving_while_its_period_is_being_checked_is_rechecked(
+    time_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    env = time_env
+    request = deal_request(schedule=schedule(term_periods=4))
+    deal_id = request.deal_id
+    real = DealActivities(pool)
+    corrected: list[int] = []
+
+    @activity.defn(name=CHECK_SALES)
+    async def check_sales(inp: SalesCheckInput) -> SalesCheckResult:
+        """The real check; for period 1 a corrected v2 is posted while the check runs."""
+        result = await real.check_sales(inp)
+        if inp.period == 1 and not corrected:
+            corrected.append(1)
+            await submit_report(pool, env.client, deal_id, 1, [line("350000")], version=2)
+        return result
+
+    activities = [
+        check_sales if getattr(f, "__name__", "") == "check_sales" else f
+        for f in activity_functions(pool, settings)
+    ]
+    async with build_worker(
+        env.client, pool, settings, task_queue=task_queue, activities=activities
+    ):
+        await start_deal(env.client, request, task_queue)
+        await launch(env.client, deal_id)
+        await report_after_period_end(env, pool, deal_id, 1, "300000")
+        state = await wait_state(
+            env.client, deal_id, lambda s: s.periods[0].report_version == 2, what="re-check"
+        )
+        assert state.periods[0].net_sales == Decimal("350000")
+        issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
+        assert issued[f"{deal_id}:y1:p1:v2"]["amount_due"] == Decimal("4000")
+        await latest(env.client, deal_id).terminate("test over")

@@ -83,6 +83,11 @@ class Periods(TaskWaits):
                 "report_version": result.version,
             }
         )
+        received = self._reports.get(n, 0)
+        if received > (result.version or 0) and n not in self._corrections:
+            # A newer version arrived while this check ran: re-check it at the next wake-up.
+            if workflow.patched("recheck-report-received-during-check"):
+                self._corrections.append(n)
         if record.status != "missing":
             self._kpi_history.append(result.kpi_status)
         self._kpi_status = result.kpi_status
