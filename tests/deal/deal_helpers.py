@@ -304,8 +304,10 @@ async def submit_report(
     lines: list[SalesLine],
     *,
     version: int = 1,
+    signal: bool = True,
 ) -> None:
-    """Persist a report version and signal the deal, as the API does."""
+    """Persist a report version and signal the deal, as the API does (`signal=False`: the
+    API stored it but died before signalling)."""
     report = SalesReport(
         period=period,
         lines=lines,
@@ -326,6 +328,8 @@ async def submit_report(
         correction=report.correction,
         reason=report.reason,
     )
+    if not signal:
+        return
     await latest(client, deal_id).signal(
         LicensingDealWorkflow.sales_report_received,
         SalesReportReceived(report_id=report_id, version=version, report=report),

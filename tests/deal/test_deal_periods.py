@@ -3,7 +3,7 @@ corrections, termination, renewal and expiry (signals only: the test server lack
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,6 +22,7 @@ from deal_helpers import (
     plan,
     report_after_period_end,
     schedule,
+    skip_to,
     start_deal,
     submit_report,
     wait_state,
@@ -77,6 +78,28 @@ async def test_missing_report_reminds_partner_marks_missing_and_late_report_is_i
         env.client, deal_id, lambda s: s.periods[0].status == "checked", what="late p1"
     )
     assert state.periods[0].net_sales == Decimal("300000")
+    assert (await amounts(pool, deal_id))[f"{deal_id}:y1:p1"] == Decimal("4000")
+    await terminate(env, deal_id)
+
+
+async def test_report_stored_without_a_signal_is_found_at_the_due_date(
+    time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue)
+    state = await wait_state(env.client, deal_id, lambda s: bool(s.periods), what="p1")
+    record = state.periods[0]
+    await skip_to(env, record.ends_at + timedelta(seconds=1))
+
+    await submit_report(pool, env.client, deal_id, 1, [line("300000")], signal=False)
+    await skip_to(env, record.report_due_at + timedelta(seconds=1))
+    state = await wait_state(
+        env.client, deal_id, lambda s: s.periods[0].status != "open", what="p1 settled"
+    )
+
+    assert (state.periods[0].status, state.periods[0].net_sales) == ("checked", Decimal("300000"))
+    assert state.periods[0].report_version == 1
+    assert any(h.event == "report_found_unsignalled" for h in state.history)
     assert (await amounts(pool, deal_id))[f"{deal_id}:y1:p1"] == Decimal("4000")
     await terminate(env, deal_id)
 

@@ -8,6 +8,8 @@ Rules:
   current contract year, is re-checked at the next wake-up of the workflow; a changed net
   sales amount is booked as an adjustment statement `<deal>:y<year>:p<period>:v<version>`
   through the year's royalty ledger. Reports for closed contract years are only noted.
+* At the due date the stored reports are checked even when no signal arrived, so a report
+  persisted by the API whose signal was lost is invoiced, not marked missing.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from domain.lifecycle import KpiStatus, PeriodRecord, Statement, YearSummary
 from domain.royalty import apply_period, close_year
 from domain.schedule import contract_year_of, period_end, period_start, report_due
 from workflows.deal.task_waits import TaskWaits
+
+CHECK_STORE_WHEN_UNSIGNALLED = "check-store-when-report-unsignalled"
+"""Patch id: histories recorded before it marked such periods missing without a check."""
 
 
 class Periods(TaskWaits):
@@ -49,7 +54,14 @@ class Periods(TaskWaits):
                 f"report-{n}",
             )
             await self._wait_until(lambda: n in self._reports, due)
-        if n in self._reports and await self._check_period(n):
+        signalled = n in self._reports
+        # A report stored in Postgres whose signal never arrived (the API died in between)
+        # is still found by the check at the due date.
+        if (
+            signalled or workflow.patched(CHECK_STORE_WHEN_UNSIGNALLED)
+        ) and await self._check_period(n):
+            if not signalled:
+                self._note("report_found_unsignalled", detail=f"period {n}")
             return
         self._mark_missing(n)
 
