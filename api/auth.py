@@ -39,6 +39,13 @@ def can_read_deal(who: Principal, deal: DealAccess) -> bool:
     return who.has("approver") and who.user in deal.participants
 
 
+def reads_as_partner_only(who: Principal, deal: DealAccess) -> bool:
+    """True when the caller may read the deal only as its licensee (partner view)."""
+    if who.has(*READ_ALL) or (who.has("owner") and deal.owner == who.user):
+        return False
+    return not (who.has("approver") and who.user in deal.participants)
+
+
 def require_read(who: Principal, deal: DealAccess) -> None:
     if not can_read_deal(who, deal):
         raise forbidden(f"{who.user} may not see deal {deal.deal_id}")

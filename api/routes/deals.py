@@ -16,7 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api import visibility
-from api.auth import require_read, require_role, require_steer
+from api.auth import reads_as_partner_only, require_read, require_role, require_steer
 from api.deps import (
     Caller,
     Services,
@@ -29,6 +29,7 @@ from api.deps import (
     write_audit,
 )
 from api.params import ID_PATTERN, DealId
+from api.partner_view import partner_view
 from api.problems import conflict, forbidden, invalid
 from api.schemas import AuditOut, DealCreated, DealSummary, StatementOut, TerminateBody
 from api.workflow_errors import problem_from_temporal, update_problem
@@ -168,8 +169,9 @@ def _summary(execution: WorkflowExecution) -> DealSummary:
 async def get_deal(deal_id: DealId, svc: Svc, who: Caller) -> DealState:
     """The deal's live state: stage, open tasks, periods, statements, history."""
     state = await deal_state(svc, deal_id)
-    require_read(who, access_from_state(state))
-    return state
+    access = access_from_state(state)
+    require_read(who, access)
+    return partner_view(state, who) if reads_as_partner_only(who, access) else state
 
 
 @router.post("/{deal_id}/terminate", response_model=DealState)

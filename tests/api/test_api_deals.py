@@ -152,6 +152,24 @@ async def test_read_rules_per_principal(stub_api: Api) -> None:
     assert_problem(await stub_api.http.get("/v1/deals/NOT_AN_ID", headers=owner), 422)
 
 
+async def test_partner_sees_its_part_of_the_deal_only(stub_api: Api) -> None:
+    body, owner, partner_id = await _setup(stub_api)
+    assert (await stub_api.http.post("/v1/deals", json=body, headers=owner)).status_code == 201
+    path = f"/v1/deals/{body['deal_id']}"
+
+    full = (await stub_api.http.get(path, headers=await stub_api.auth("oscar", "ops"))).json()
+    assert full["request"]["partner_approval_chain"] and full["open_tasks"]
+    licensee = await stub_api.auth("acme-ops", "partner", partner_id=partner_id)
+    seen = (await stub_api.http.get(path, headers=licensee)).json()
+
+    assert seen["request"] is None  # no approval chain, approvers or other candidates
+    assert seen["history"] == []
+    assert seen["open_tasks"] == []  # the open tasks are the licensor's
+    assert (seen["stage"], seen["plan"], seen["periods"]) == (
+        full["stage"], full["plan"], full["periods"],
+    )  # fmt: skip
+
+
 async def test_list_deals_is_narrowed_and_filtered(stub_api: Api) -> None:
     body, owner, partner_id = await _setup(stub_api)
     assert (await stub_api.http.post("/v1/deals", json=body, headers=owner)).status_code == 201
