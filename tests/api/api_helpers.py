@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
+from polling import eventually
 from temporalio.client import Client
 
 from licenseflow.config import Settings
 from store.tokens import create_token
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -39,24 +35,6 @@ class Api:
         if key not in self._tokens:
             self._tokens[key] = await create_token(self.pool, user, list(roles), partner_id)
         return {"Authorization": f"Bearer {self._tokens[key]}"}
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    condition: Callable[[T], bool],
-    *,
-    within: float = 15.0,
-    interval: float = 0.1,
-) -> T:
-    """Call `probe` until `condition(result)` holds; fail after `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if condition(result):
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last result: {result!r}")
-        await asyncio.sleep(interval)
 
 
 async def audit_row(api: Api, deal_id: str, action: str, *, within: float = 10.0) -> dict[str, Any]:

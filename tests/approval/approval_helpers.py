@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 from factories import partner_profile
+from polling import eventually
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -37,7 +37,6 @@ from licenseflow.config import Settings
 from workers.main import build_worker
 from workflows.partner_approval import PartnerApprovalWorkflow
 
-T = TypeVar("T")
 Handle = WorkflowHandle[PartnerApprovalWorkflow, PartnerApprovalResult]
 
 HISTORIES = Path(__file__).parent.parent / "histories"
@@ -122,20 +121,6 @@ async def refusal(call: Awaitable[object]) -> ApplicationError:
         assert isinstance(failed.cause, ApplicationError), failed.cause
         return failed.cause
     raise AssertionError("update was accepted but should have been refused")
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], until: Callable[[T], bool], *, within: float = 10.0
-) -> T:
-    """Poll `probe` until `until(value)` holds; fail after `within` seconds (bounded)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if until(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s; last value: {value!r}")
-        await asyncio.sleep(0.1)
 
 
 async def state_when(
