@@ -44,3 +44,12 @@ async def existing_ids(db: asyncpg.Pool, partner_ids: list[str]) -> set[str]:
         "SELECT partner_id FROM partners WHERE partner_id = ANY($1::text[])", partner_ids
     )
     return {r["partner_id"] for r in rows}
+
+
+async def email_for_contact_user(db: asyncpg.Pool, user: str) -> str | None:
+    """The e-mail of the partner whose contact user is `user` (first partner id if several)."""
+    return await db.fetchval(
+        "SELECT profile->>'email' FROM partners WHERE profile->>'contact_user' = $1"
+        " ORDER BY partner_id LIMIT 1",
+        user,
+    )
