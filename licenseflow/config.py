@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         default=DEV_ESIGN_SECRET, alias="LICENSEFLOW_ESIGN_SECRETS"
     )  # comma-separated, newest first; several allow rotation
     signing_provider: str = Field(default="local", alias="LICENSEFLOW_SIGNING_PROVIDER")
+    # notifications: smtp://user:pass@host:587 (STARTTLS), smtps://, smtp+plain://; unset = log
+    smtp_url: str | None = Field(default=None, alias="LICENSEFLOW_SMTP_URL")
+    mail_from: str | None = Field(default=None, alias="LICENSEFLOW_MAIL_FROM")
+    # users without a partner profile are mailed at <user>@<email_domain>
+    email_domain: str | None = Field(default=None, alias="LICENSEFLOW_EMAIL_DOMAIN")
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
