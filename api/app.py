@@ -12,7 +12,7 @@ from temporalio.client import Client
 from api.deps import Services
 from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from api.problems import install_fallback_handler, install_problem_handlers
-from api.routes import deals, health, partners, sales, tasks, webhooks
+from api.routes import deals, health, notifications, partners, sales, tasks, webhooks
 from licenseflow.config import Settings, get_settings
 
 DESCRIPTION = """
@@ -57,7 +57,7 @@ def create_app(
     install_fallback_handler(app)
     app.add_middleware(BodyLimitMiddleware)  # inside the request id (added last = outermost)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, partners, deals, sales, tasks, webhooks):
+    for module in (health, partners, deals, sales, tasks, notifications, webhooks):
         app.include_router(module.router)
     return app
 
