@@ -39,6 +39,8 @@ PLAN_DECISIONS = ["approve", "reject"]
 REVIEW_DECISIONS = ["continue", "amend", "terminate"]
 RENEWAL_DECISIONS = ["renew", "expire"]
 SIGNATURE_DECISIONS = ["sign", "decline"]
+SIGNATURE_DECLINE_DECISIONS = ["resend", "cancel"]
+"""The owner's choice after a declined signature: a new envelope, or cancel the deal."""
 
 
 def canonical_request_hash(request: DealRequest) -> str:

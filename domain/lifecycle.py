@@ -54,10 +54,12 @@ class AddPartnersInput(Model):
 
 
 class TaskDecisionInput(Model):
-    """Update/signal `decide_task` for the deal's own tasks (plan approval, review, renewal).
+    """Update/signal `decide_task` for the deal's own tasks (plan approval, review, renewal,
+    declined signature).
 
     decision per kind: plan_approval approve|reject; review_decision continue|amend|terminate;
-    renewal_decision renew|expire. `amend` carries `plan`, `renew` carries `renew_periods`.
+    renewal_decision renew|expire; signature_decision resend|cancel. `amend` carries `plan`,
+    `renew` carries `renew_periods`.
     """
 
     task_id: str

@@ -14,6 +14,7 @@ class TaskKind(StrEnum):
     PLAN_APPROVAL = "plan_approval"
     PARTNER_APPROVAL = "partner_approval"
     SIGNATURE = "signature"
+    SIGNATURE_DECISION = "signature_decision"
     REVIEW_DECISION = "review_decision"
     RENEWAL_DECISION = "renewal_decision"
     NEEDS = "needs"

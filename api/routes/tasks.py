@@ -149,7 +149,8 @@ async def _decide_partner_approval(
 async def _decide_deal_task(
     svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
 ) -> tuple[DecisionResult, str | None]:
-    """`decide_task` first: plan approval, review and renewal cost one round trip.
+    """`decide_task` first: plan approval, review, renewal and the owner's `resend` | `cancel`
+    after a declined signature (`signature_decision`) cost one round trip.
 
     A task the deal refuses (409) is looked up: signature and owner-input tasks are routed
     to signing or their own update; anything else keeps the deal's refusal.

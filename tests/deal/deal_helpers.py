@@ -256,10 +256,17 @@ async def approve_partner(client: Client, deal_id: str, partner_id: str = "acme"
     raise AssertionError(f"partner approval of {partner_id} never opened a task")
 
 
-async def sign(client: Client, deal_id: str, *, event: str = "completed") -> DealState:
+async def sign(
+    client: Client,
+    deal_id: str,
+    *,
+    event: str = "completed",
+    local_id: str = "signature-1",
+    reason: str | None = None,
+) -> DealState:
     """Wait for the signature task, then signal the envelope completed (or declined)."""
     state = await wait_state(
-        client, deal_id, lambda s: open_task(s, "signature-1"), what="signature task"
+        client, deal_id, lambda s: open_task(s, local_id), what="signature task"
     )
     assert state.envelope_id
     signal = (
@@ -269,7 +276,13 @@ async def sign(client: Client, deal_id: str, *, event: str = "completed") -> Dea
     )
     await latest(client, deal_id).signal(
         signal,
-        SignatureEvent(envelope_id=state.envelope_id, event=event, at=datetime.now(), by=SIGNATORY),
+        SignatureEvent(
+            envelope_id=state.envelope_id,
+            event=event,
+            at=datetime.now(),
+            by=SIGNATORY,
+            reason=reason,
+        ),
     )
     return state
 

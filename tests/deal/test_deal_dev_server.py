@@ -1,17 +1,21 @@
 """LicensingDeal on the dev server: Updates with validators, search attributes, child
-approval through its Update, partner re-selection, signature decline, worker restart."""
+approval through its Update, partner re-selection, signature decline (cancel or resend),
+worker restart."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 from deal_helpers import (
     OWNER,
     PARTNER_APPROVER,
+    PARTNER_CONTACT,
     PLAN_APPROVERS,
+    SIGNATORY,
     deal_request,
     deal_worker,
     latest,
@@ -31,6 +35,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from api.esign import SigningEvent, apply_signing_event
 from domain import errors
 from domain.approval import DecideInput, Decision
 from domain.deal import Audience, Needs, Objective, Schedule
@@ -44,10 +49,22 @@ from domain.lifecycle import (
     TaskDecisionInput,
     TerminateInput,
 )
+from domain.tasks import TaskKind
 from licenseflow.config import Settings
 from store import deals, statements
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
+
+
+async def refused_with(call: Awaitable[object]) -> tuple[str, str | None]:
+    """The ApplicationError type and named field a refused Update failed with."""
+    try:
+        await call
+    except WorkflowUpdateFailedError as failed:
+        assert isinstance(failed.cause, ApplicationError), failed.cause
+        fields = [d.get("field") for d in failed.cause.details if isinstance(d, dict)]
+        return failed.cause.type or "", fields[0] if fields else None
+    raise AssertionError("the update was accepted")
 
 
 async def refused(call: Awaitable[object]) -> str:
@@ -221,11 +238,98 @@ async def test_rejected_partner_then_added_partner_then_declined_signature_cance
     )
     assert not open_task(state, "partner-selection-1")
     await approve_child(client, deal_id)
-    await sign(client, deal_id, event="declined")
+    await sign(client, deal_id, event="declined", reason="royalty rate too high")
+
+    state = await wait_state(client, deal_id, lambda s: open_task(s, "signature-declined-1"))
+    task = next(t for t in state.open_tasks if t.task_id.endswith(":signature-declined-1"))
+    assert (task.kind, task.assignees, task.allowed_decisions) == (
+        TaskKind.SIGNATURE_DECISION,
+        [OWNER],
+        ["resend", "cancel"],
+    )
+    assert "royalty rate too high" in task.title
+    assert ("signature_declined", "royalty rate too high") in [
+        (e.event, e.detail) for e in task.history
+    ]
+    task_id = "signature-declined-1"
+    forbidden = decide(client, deal_id, task_id, PLAN_APPROVERS[0], "cancel")
+    assert await refused_with(forbidden) == (errors.FORBIDDEN, None)
+    assert await refused_with(decide(client, deal_id, task_id, OWNER, "approve")) == (
+        errors.INVALID,
+        "decision",
+    )
+    state = await decide(client, deal_id, task_id, OWNER, "cancel", comment="partner walked away")
+    assert state.stage is Stage.CANCELLED
 
     outcome = await outcome_of(dev_worker, deal_id)
     assert outcome.stage is Stage.CANCELLED and outcome.partner_id == "acme"
     assert "declined" in (outcome.reason or "")
+    assert "royalty rate too high" in (outcome.reason or "")
+    assert "partner walked away" in (outcome.reason or "")
+
+
+async def signing_event(
+    pool: asyncpg.Pool, client: Client, envelope_id: str, event: str, by: str
+) -> None:
+    """An e-signature event on the envelope, through the same path as the provider webhook."""
+    await apply_signing_event(
+        pool,
+        client,
+        SigningEvent(
+            envelope_id=envelope_id,
+            event_id=f"test:{envelope_id}:{by}:{event}",
+            event=event,
+            at=datetime.now(UTC),
+            by=by,
+            reason="wrong territory" if event == "recipient-declined" else None,
+            source="local",
+        ),
+    )
+
+
+async def test_declined_signature_resent_then_signed_launches(
+    dev_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    client = dev_worker.client
+    request = deal_request(schedule=Schedule(period="P1M", term_periods=12))
+    deal_id = request.deal_id
+    handle = await start_deal(client, request, task_queue)
+    await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"))
+    await decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve")
+    await approve_child(client, deal_id)
+
+    first = await wait_state(client, deal_id, lambda s: open_task(s, "signature-1"))
+    assert first.envelope_id
+    await signing_event(pool, client, first.envelope_id, "recipient-declined", PARTNER_CONTACT)
+    await wait_state(client, deal_id, lambda s: open_task(s, "signature-declined-1"))
+    state = await decide(
+        client, deal_id, "signature-declined-1", OWNER, "resend", comment="territory fixed"
+    )
+    assert state.stage is Stage.IMPLEMENTATION
+
+    second = await wait_state(client, deal_id, lambda s: open_task(s, "signature-2"))
+    assert second.envelope_id and second.envelope_id != first.envelope_id
+    for signer in (SIGNATORY, PARTNER_CONTACT):
+        await signing_event(pool, client, second.envelope_id, "recipient-completed", signer)
+    state = await wait_state(client, deal_id, lambda s: s.stage is Stage.MONITORING)
+    assert state.launched_at is not None and not state.open_tasks
+    assert "signature_resent" in [h.event for h in state.history]
+
+    rows = await pool.fetch(
+        "SELECT envelope_id, idempotency_key, status FROM signature_envelopes"
+        " WHERE deal_id = $1 ORDER BY created_at",
+        deal_id,
+    )
+    assert [(r["envelope_id"], r["status"]) for r in rows] == [
+        (first.envelope_id, "declined"),
+        (second.envelope_id, "completed"),
+    ]
+    assert [r["idempotency_key"].rsplit(":", 1)[1] for r in rows] == ["signature-1", "signature-2"]
+    await handle.execute_update(
+        LicensingDealWorkflow.terminate, TerminateInput(requested_by=OWNER, reason="test done")
+    )
+    run_id = handle.result_run_id or ""
+    await replay_and_record(client, deal_id, {"signature_resend": run_id})
 
 
 async def test_worker_restart_mid_cycle_loses_nothing(

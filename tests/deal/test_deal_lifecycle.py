@@ -7,6 +7,8 @@ from decimal import Decimal
 import asyncpg
 from deal_helpers import (
     OWNER,
+    PLAN_APPROVERS,
+    approve_partner,
     deal_request,
     decide_signal,
     decide_then_new_run,
@@ -16,6 +18,7 @@ from deal_helpers import (
     outcome_of,
     replay_and_record,
     report_after_period_end,
+    sign,
     start_deal,
     wait_state,
 )
@@ -100,3 +103,25 @@ async def test_three_year_deal_issues_exact_statements_and_continues_as_new(
     kinds = {n["kind"] for n in await notifications.for_deal(pool, deal_id)}
     assert "deal_launched" in kinds
     await replay_and_record(client, deal_id, {"year1_launch": runs[0], "year3_renewal": runs[2]})
+
+
+async def test_undecided_signature_decline_expires_and_cancels(
+    time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    client = time_worker.client
+    request = deal_request()
+    deal_id = request.deal_id
+    await start_deal(client, request, task_queue)
+    await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"), what="plan task")
+    await decide_signal(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve")
+    await approve_partner(client, deal_id)
+    await sign(client, deal_id, event="declined", reason="exclusivity missing")
+    await wait_state(client, deal_id, lambda s: open_task(s, "signature-declined-1"))
+
+    outcome = await outcome_of(time_worker, deal_id)
+    assert outcome.stage is Stage.CANCELLED
+    assert "exclusivity missing" in (outcome.reason or "")
+    assert "no decision in time" in (outcome.reason or "")
+    sent = [(n["recipient"], n["kind"]) for n in await notifications.for_deal(pool, deal_id)]
+    assert (OWNER, "task_reminder") in sent
+    assert (PLAN_APPROVERS[0], "task_escalated") in sent

@@ -18,6 +18,7 @@ def test_histories_are_recorded() -> None:
         "licensing_deal_year1_launch",
         "licensing_deal_year3_renewal",
         "licensing_deal_updates_terminate",
+        "licensing_deal_signature_resend",
     }
 
 

@@ -4,7 +4,13 @@ Rules:
 
 * Candidates are tried in order; a partner that cannot be loaded or whose approval fails
   is skipped. When none is approved, the owner is asked to add candidates.
-* Signature declined or not completed within 3x the decision SLA cancels the deal.
+* Signature not completed within 3x the decision SLA cancels the deal.
+* Signature declined: the owner gets a `signature_decision` task
+  (`signature-declined-<round>`, decliner and reason in its title and history) to decide
+  `resend` (a new envelope and signature task, round + 1, idempotency key
+  `signature-<round+1>`) or `cancel` (the deal is cancelled with the decline reason). The
+  task has the usual reminder and escalation; expiry cancels the deal. Runs started before
+  the `signature-decline-decision` patch still cancel at once on a decline.
 """
 
 from __future__ import annotations
@@ -19,11 +25,13 @@ from domain.approval_messages import WithdrawInput
 from domain.deal_messages import (
     REQUEST_SIGNATURE,
     SIGNATURE_DECISIONS,
+    SIGNATURE_DECLINE_DECISIONS,
     EnvelopeRef,
     RequestSignatureInput,
     Signatory,
 )
 from domain.ids import partner_approval_id
+from domain.lifecycle import SignatureEvent
 from domain.partner import PartnerProfile
 from domain.tasks import TaskKind
 from workflows.deal.stops import Cancelled, Terminated
@@ -97,6 +105,17 @@ class Contracting(TaskWaits):
         return result
 
     async def _collect_signatures(self) -> None:
+        """Signature rounds until the contract is signed; a decline goes to the owner."""
+        while True:
+            event = await self._signature_round_once()
+            if event.event == "completed":
+                return
+            by = event.by or "a signatory"
+            if not workflow.patched("signature-decline-decision"):
+                raise Cancelled(f"signature declined by {by}")
+            await self._decide_after_decline(event, by)
+
+    async def _signature_round_once(self) -> SignatureEvent:
         self._signature_round += 1
         local = f"signature-{self._signature_round}"
         ref = await self._activity(
@@ -132,5 +151,25 @@ class Contracting(TaskWaits):
         outcome = "signed" if event.event == "completed" else "declined"
         self._board.close(task.task_id, outcome, by=event.by, detail=event.reason)
         self._publish()
-        if outcome == "declined":
-            raise Cancelled(f"signature declined by {event.by or 'a signatory'}")
+        return event
+
+    async def _decide_after_decline(self, event: SignatureEvent, by: str) -> None:
+        """The owner decides `resend` (returns) or `cancel` (raises Cancelled)."""
+        reason = event.reason or "no reason given"
+        declined = f"signature declined by {by}: {reason}"
+        task = self._open(
+            f"signature-declined-{self._signature_round}",
+            TaskKind.SIGNATURE_DECISION,
+            f"Contract of {self._req.title}: {declined}. Resend or cancel?",
+            self._owners(),
+            SIGNATURE_DECLINE_DECISIONS,
+        )
+        self._board.note(task.task_id, "signature_declined", by=event.by, detail=reason)
+        if await self._human_wait(task, lambda: task.task_id in self._decisions):
+            self._board.close(task.task_id, "cancel", detail="default at timeout")
+            raise Cancelled(f"{declined}; no decision in time")
+        decision = self._take(task.task_id)
+        if decision.decision == "cancel":
+            comment = f" ({decision.comment})" if decision.comment else ""
+            raise Cancelled(f"{declined}; cancelled by {decision.decided_by}{comment}")
+        self._note("signature_resent", by=decision.decided_by, detail=decision.comment)

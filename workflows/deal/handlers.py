@@ -24,7 +24,12 @@ from domain.tasks import Task, TaskKind
 from workflows.deal.stops import refuse
 from workflows.deal.task_waits import TaskWaits
 
-DECIDABLE = {TaskKind.PLAN_APPROVAL, TaskKind.REVIEW_DECISION, TaskKind.RENEWAL_DECISION}
+DECIDABLE = {
+    TaskKind.PLAN_APPROVAL,
+    TaskKind.REVIEW_DECISION,
+    TaskKind.RENEWAL_DECISION,
+    TaskKind.SIGNATURE_DECISION,
+}
 
 
 class HumanUpdates(TaskWaits):
@@ -106,7 +111,7 @@ class HumanUpdates(TaskWaits):
 
     @workflow.update
     async def decide_task(self, inp: TaskDecisionInput) -> DealState:
-        """Decide a plan approval, review or renewal task."""
+        """Decide a plan approval, review, renewal or declined-signature task."""
         task = self._apply_decision(inp)
         await workflow.wait_condition(lambda: task.task_id in self._acked or self._is_final())
         return self.state()
