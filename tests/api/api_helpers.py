@@ -65,3 +65,21 @@ def assert_problem(
         fields = [e["field"] for e in body.get("errors", [])]
         assert field in fields, fields
     return body
+
+
+async def inbox_task(api: Api, headers: dict[str, str], kind: str) -> dict[str, Any]:
+    """Wait until the caller's inbox (GET /v1/tasks) holds a task of `kind`; return it."""
+
+    async def inbox() -> list[dict[str, Any]]:
+        resp = await api.http.get("/v1/tasks", headers=headers)
+        assert resp.status_code == 200, resp.text
+        return [t for t in resp.json() if t["kind"] == kind]
+
+    return (await eventually(inbox, bool, within=30))[0]
+
+
+async def decide_ok(api: Api, headers: dict[str, str], task: dict[str, Any], **body: Any) -> Any:
+    """POST a decision on `task` and expect 200; the response body."""
+    resp = await api.http.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=headers)
+    assert resp.status_code == 200, resp.text
+    return resp.json()

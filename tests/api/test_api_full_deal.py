@@ -10,28 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from api_helpers import Api, assert_problem, eventually
+from api_helpers import Api, assert_problem, decide_ok, eventually, inbox_task
 from api_samples import REPORT_LINE, deal, partner
 
 from domain.deal_messages import DealOutcome
 from domain.lifecycle import Stage
-
-
-async def _task(api: Api, headers: dict[str, str], kind: str) -> dict[str, Any]:
-    """Wait until the caller's inbox holds a task of `kind`; return it."""
-
-    async def inbox() -> list[dict[str, Any]]:
-        resp = await api.http.get("/v1/tasks", headers=headers)
-        assert resp.status_code == 200, resp.text
-        return [t for t in resp.json() if t["kind"] == kind]
-
-    return (await eventually(inbox, bool, within=30))[0]
-
-
-async def _decide(api: Api, headers: dict[str, str], task: dict[str, Any], **body: Any) -> Any:
-    resp = await api.http.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=headers)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 async def test_deal_from_creation_to_completion(real_api: Api) -> None:
@@ -63,19 +46,23 @@ async def test_deal_from_creation_to_completion(real_api: Api) -> None:
     created = await api.http.post("/v1/deals", json=body, headers=owner)
     assert created.status_code == 201, created.text
 
-    await _decide(api, planner, await _task(api, planner, "plan_approval"), decision="approve")
-    approval = await _task(api, legal, "partner_approval")
+    await decide_ok(
+        api, planner, await inbox_task(api, planner, "plan_approval"), decision="approve"
+    )
+    approval = await inbox_task(api, legal, "partner_approval")
     assert approval["deal_id"] == deal_id
     bare_reject = await api.http.post(
         f"/v1/tasks/{approval['task_id']}/decision", json={"decision": "reject"}, headers=legal
     )
     assert "needs a comment" in assert_problem(bare_reject, 422, field="body.comment")["detail"]
-    await _decide(api, legal, approval, decision="approve", comment="screening passed")
+    await decide_ok(api, legal, approval, decision="approve", comment="screening passed")
 
-    signing = await _task(api, signatory, "signature")
-    first = await _decide(api, signatory, signing, decision="sign")
+    signing = await inbox_task(api, signatory, "signature")
+    first = await decide_ok(api, signatory, signing, decision="sign")
     assert (first["status"], first["envelope_status"]) == ("recorded", "sent")
-    second = await _decide(api, licensee, await _task(api, licensee, "signature"), decision="sign")
+    second = await decide_ok(
+        api, licensee, await inbox_task(api, licensee, "signature"), decision="sign"
+    )
     assert second["envelope_status"] == "completed"
 
     async def state() -> dict[str, Any]:
@@ -96,10 +83,10 @@ async def test_deal_from_creation_to_completion(real_api: Api) -> None:
         assert sent.status_code == 201, sent.text
         await eventually(state, period_status(period), within=30)
 
-    review = await _task(api, owner, "review_decision")
-    await _decide(api, owner, review, decision="continue")
-    renewal = await _task(api, owner, "renewal_decision")
-    await _decide(api, owner, renewal, decision="expire", comment="one year is enough")
+    review = await inbox_task(api, owner, "review_decision")
+    await decide_ok(api, owner, review, decision="continue")
+    renewal = await inbox_task(api, owner, "renewal_decision")
+    await decide_ok(api, owner, renewal, decision="expire", comment="one year is enough")
 
     final = await eventually(state, lambda s: s["stage"] == "completed", within=30)
     assert [p["kpi_status"] for p in final["periods"]] == ["on_track", "on_track"]
@@ -154,7 +141,7 @@ async def test_owner_inputs_are_routed_to_their_updates(real_api: Api) -> None:
     body["schedule"] = {"period": "P1M", "periods_per_year": 12, "term_periods": 12}
     assert (await api.http.post("/v1/deals", json=body, headers=owner)).status_code == 201
 
-    needs_task = await _task(api, owner, "needs")
+    needs_task = await inbox_task(api, owner, "needs")
     path = f"/v1/tasks/{needs_task['task_id']}/decision"
     wrong = await api.http.post(path, json={"decision": "approve"}, headers=owner)
     assert_problem(wrong, 422, field="body.decision")
@@ -162,20 +149,20 @@ async def test_owner_inputs_are_routed_to_their_updates(real_api: Api) -> None:
     assert_problem(missing, 422, field="body.needs")
     other = await api.http.post(path, json={"decision": "submit", "needs": needs}, headers=planner)
     assert_problem(other, 403)
-    submitted = await _decide(api, owner, needs_task, decision="submit", needs=needs)
+    submitted = await decide_ok(api, owner, needs_task, decision="submit", needs=needs)
     assert submitted["state"]["stage"] in ("planning", "needs_analysis")
 
-    plan_task = await _task(api, planner, "plan_approval")
+    plan_task = await inbox_task(api, planner, "plan_approval")
     bare_reject = await api.http.post(
         f"/v1/tasks/{plan_task['task_id']}/decision", json={"decision": "reject"}, headers=planner
     )
     assert "needs a comment" in assert_problem(bare_reject, 422, field="body.comment")["detail"]
-    await _decide(api, planner, plan_task, decision="reject", comment="promotion budget missing")
-    revision = await _task(api, owner, "plan_revision")
+    await decide_ok(api, planner, plan_task, decision="reject", comment="promotion budget missing")
+    revision = await inbox_task(api, owner, "plan_revision")
     plan = {**body["plan"], "promotion": [{"channel": "social", "budget": 30000}]}
-    revised = await _decide(api, owner, revision, decision="revise", plan=plan)
+    revised = await decide_ok(api, owner, revision, decision="revise", plan=plan)
     assert revised["state"]["plan_version"] == 2
-    second = await _task(api, planner, "plan_approval")
+    second = await inbox_task(api, planner, "plan_approval")
     assert second["task_id"] != plan_task["task_id"]
 
     ended = await api.http.post(

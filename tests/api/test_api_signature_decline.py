@@ -5,25 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_helpers import Api, assert_problem, eventually
+from api_helpers import Api, assert_problem, decide_ok, eventually, inbox_task
 from api_samples import deal, partner
-
-
-async def _task(api: Api, headers: dict[str, str], kind: str) -> dict[str, Any]:
-    """Wait until the caller's inbox holds a task of `kind`; return it."""
-
-    async def inbox() -> list[dict[str, Any]]:
-        resp = await api.http.get("/v1/tasks", headers=headers)
-        assert resp.status_code == 200, resp.text
-        return [t for t in resp.json() if t["kind"] == kind]
-
-    return (await eventually(inbox, bool, within=30))[0]
-
-
-async def _decide(api: Api, headers: dict[str, str], task: dict[str, Any], **body: Any) -> Any:
-    resp = await api.http.post(f"/v1/tasks/{task['task_id']}/decision", json=body, headers=headers)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
 
 
 async def test_owner_resends_a_declined_contract(real_api: Api) -> None:
@@ -44,13 +27,17 @@ async def test_owner_resends_a_declined_contract(real_api: Api) -> None:
     created = await api.http.post("/v1/deals", json=body, headers=owner)
     assert created.status_code == 201, created.text
 
-    await _decide(api, approver, await _task(api, approver, "plan_approval"), decision="approve")
-    await _decide(api, approver, await _task(api, approver, "partner_approval"), decision="approve")
-    first = await _task(api, licensee, "signature")
-    declined = await _decide(api, licensee, first, decision="decline", comment="wrong territory")
+    await decide_ok(
+        api, approver, await inbox_task(api, approver, "plan_approval"), decision="approve"
+    )
+    await decide_ok(
+        api, approver, await inbox_task(api, approver, "partner_approval"), decision="approve"
+    )
+    first = await inbox_task(api, licensee, "signature")
+    declined = await decide_ok(api, licensee, first, decision="decline", comment="wrong territory")
     assert declined["envelope_status"] == "declined"
 
-    decision = await _task(api, owner, "signature_decision")
+    decision = await inbox_task(api, owner, "signature_decision")
     assert decision["task_id"] == f"deal-{deal_id}:signature-declined-1"
     assert decision["allowed_decisions"] == ["resend", "cancel"]
     assert "wrong territory" in decision["title"]
@@ -58,13 +45,15 @@ async def test_owner_resends_a_declined_contract(real_api: Api) -> None:
     assert_problem(await api.http.post(path, json={"decision": "resend"}, headers=approver), 403)
     wrong = await api.http.post(path, json={"decision": "approve"}, headers=owner)
     assert_problem(wrong, 422, field="body.decision")
-    resent = await _decide(api, owner, decision, decision="resend", comment="territory fixed")
+    resent = await decide_ok(api, owner, decision, decision="resend", comment="territory fixed")
     assert resent["status"] == "accepted"
 
-    second = await _task(api, signatory, "signature")
+    second = await inbox_task(api, signatory, "signature")
     assert second["task_id"] == f"deal-{deal_id}:signature-2"
-    await _decide(api, signatory, second, decision="sign")
-    signed = await _decide(api, licensee, await _task(api, licensee, "signature"), decision="sign")
+    await decide_ok(api, signatory, second, decision="sign")
+    signed = await decide_ok(
+        api, licensee, await inbox_task(api, licensee, "signature"), decision="sign"
+    )
     assert signed["envelope_status"] == "completed"
 
     async def state() -> dict[str, Any]:
