@@ -42,24 +42,3 @@ async def create(
 async def get(db: asyncpg.Pool, envelope_id: str) -> dict[str, Any] | None:
     row = await db.fetchrow("SELECT * FROM signature_envelopes WHERE envelope_id = $1", envelope_id)
     return dict(row) if row else None
-
-
-async def record_event(
-    db: asyncpg.Pool, envelope_id: str, *, event_id: str, event: dict[str, Any], status: str | None
-) -> bool:
-    """Append an event once (by event_id); optionally move the status. False if duplicate."""
-    async with db.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(
-            "SELECT events FROM signature_envelopes WHERE envelope_id = $1 FOR UPDATE",
-            envelope_id,
-        )
-        if row is None or any(e.get("event_id") == event_id for e in row["events"]):
-            return False
-        await conn.execute(
-            "UPDATE signature_envelopes SET events = events || $2::jsonb,"
-            " status = COALESCE($3, status), updated_at = now() WHERE envelope_id = $1",
-            envelope_id,
-            [{**event, "event_id": event_id}],
-            status,
-        )
-        return True

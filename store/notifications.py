@@ -59,11 +59,6 @@ async def enqueue(
     return row is not None
 
 
-async def for_recipient(db: asyncpg.Pool, recipient: str) -> list[dict[str, Any]]:
-    rows = await db.fetch("SELECT * FROM notifications WHERE recipient = $1 ORDER BY id", recipient)
-    return [dict(r) for r in rows]
-
-
 async def for_deal(db: asyncpg.Pool, deal_id: str) -> list[dict[str, Any]]:
     rows = await db.fetch("SELECT * FROM notifications WHERE deal_id = $1 ORDER BY id", deal_id)
     return [dict(r) for r in rows]
