@@ -31,6 +31,7 @@ from deal_helpers import (
     submit_report,
     wait_state,
 )
+from polling import eventually
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -108,13 +109,11 @@ async def approve_child(client: Client, deal_id: str, partner_id: str = "acme") 
 
 async def visible(client: Client, query: str, workflow_id: str) -> bool:
     """Poll visibility (eventually consistent) until `workflow_id` matches `query`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while loop.time() < deadline:
-        if any([w.id async for w in client.list_workflows(query) if w.id == workflow_id]):
-            return True
-        await asyncio.sleep(0.2)
-    return False
+
+    async def matching() -> list[str]:
+        return [w.id async for w in client.list_workflows(query) if w.id == workflow_id]
+
+    return bool(await eventually(matching, bool, within=20, interval=0.2))
 
 
 NEEDS = Needs(

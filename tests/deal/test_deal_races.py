@@ -23,6 +23,7 @@ from deal_helpers import (
     submit_report,
     wait_state,
 )
+from polling import eventually
 from temporalio import activity
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -39,14 +40,12 @@ from workers.registry import activity_functions
 
 async def timer_events(client: Client, workflow_id: str, kind: EventType.ValueType, n: int) -> None:
     """Poll the history until it holds `n` events of `kind` (bounded)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while loop.time() < deadline:
+
+    async def count() -> int:
         history = await client.get_workflow_handle(workflow_id).fetch_history()
-        if sum(e.event_type == kind for e in history.events) >= n:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"history never held {n} events of type {kind}")
+        return sum(e.event_type == kind for e in history.events)
+
+    await eventually(count, lambda seen: seen >= n, within=20, interval=0.05)
 
 
 async def test_decision_arriving_with_the_expiry_timer_is_applied_not_expired(
