@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain import errors
 from domain.approval import ScreeningResult
-from domain.approval_messages import SCREEN_PARTNER, ScreenPartnerInput
+from domain.approval_messages import ScreenPartnerInput
 from domain.partner import PartnerProfile
 from domain.screening import screen_partner
 from store import partners
@@ -23,7 +23,7 @@ class ApprovalActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @activity.defn(name=SCREEN_PARTNER)
+    @activity.defn
     async def screen_partner(self, params: ScreenPartnerInput) -> ScreeningResult:
         """Screen the partner; risk flags come from Postgres when the partner is stored there."""
         profile = await self._with_stored_risk_flags(params.partner)

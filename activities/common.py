@@ -6,7 +6,7 @@ import asyncpg
 import structlog
 from temporalio import activity
 
-from domain.activity_io import RECORD_AUDIT, SEND_NOTIFICATION, AuditEntry, Notification
+from domain.activity_io import AuditEntry, Notification
 from store import audit, notifications
 
 log = structlog.get_logger(__name__)
@@ -18,12 +18,12 @@ class CommonActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @activity.defn(name=RECORD_AUDIT)
+    @activity.defn
     async def record_audit(self, entry: AuditEntry) -> bool:
         """Append to the audit log; True if written now, False if a retry found it there."""
         return await audit.append(self._pool, **entry.model_dump())
 
-    @activity.defn(name=SEND_NOTIFICATION)
+    @activity.defn
     async def send_notification(self, note: Notification) -> bool:
         """Queue a notification in the outbox (a sender delivers it)."""
         queued = await notifications.enqueue(self._pool, **note.model_dump())

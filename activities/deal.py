@@ -11,12 +11,8 @@ from temporalio.exceptions import ApplicationError
 
 from domain import errors
 from domain.approval import ScreeningSettings
-from domain.deal_messages import (
-    CHECK_SALES,
-    COMPILE_REVIEW,
-    ISSUE_STATEMENT,
-    LOAD_PARTNER,
-    SYNC_DEAL_READ_MODEL,
+from domain.deal import canonical_request_hash
+from domain.deal_activity_io import (
     DealReadModelInput,
     IssueStatementInput,
     LoadPartnerInput,
@@ -24,10 +20,9 @@ from domain.deal_messages import (
     ReviewPack,
     SalesCheckInput,
     SalesCheckResult,
-    canonical_request_hash,
 )
+from domain.deal_state import KpiStatus
 from domain.kpi import kpi_actual, kpi_status, overall_status, partner_score
-from domain.lifecycle import KpiStatus
 from domain.partner import PartnerProfile
 from domain.sales import SalesLine
 from domain.sales_check import check_sales
@@ -45,7 +40,7 @@ class DealActivities:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
-    @activity.defn(name=SYNC_DEAL_READ_MODEL)
+    @activity.defn
     async def sync_deal_read_model(self, inp: DealReadModelInput) -> bool:
         """Insert the deal row and its `deal.create` audit row in one transaction (when
         `request` is given) or move its stage; idempotent."""
@@ -85,7 +80,7 @@ class DealActivities:
             )
         return True
 
-    @activity.defn(name=LOAD_PARTNER)
+    @activity.defn
     async def load_partner(self, inp: LoadPartnerInput) -> PartnerProfile:
         """The stored partner profile; unknown partners fail for good (NOT_FOUND)."""
         row = await partners.get(self._pool, inp.partner_id)
@@ -95,7 +90,7 @@ class DealActivities:
             )
         return PartnerProfile.model_validate(row)
 
-    @activity.defn(name=CHECK_SALES)
+    @activity.defn
     async def check_sales(self, inp: SalesCheckInput) -> SalesCheckResult:
         """Check the latest report version of a period: scope split, then KPI status."""
         row = await sales.latest(self._pool, inp.deal_id, inp.period)
@@ -113,7 +108,7 @@ class DealActivities:
             kpi_status=overall_status(statuses),
         )
 
-    @activity.defn(name=ISSUE_STATEMENT)
+    @activity.defn
     async def issue_statement(self, inp: IssueStatementInput) -> bool:
         """Store a statement once (by its workflow-made id); False when it exists already."""
         return await statements.insert(
@@ -123,7 +118,7 @@ class DealActivities:
             detail=inp.detail,
         )
 
-    @activity.defn(name=COMPILE_REVIEW)
+    @activity.defn
     async def compile_review(self, inp: ReviewInput) -> ReviewPack:
         """KPI trend, royalties of the contract year so far and a partner score (1-5)."""
         year_rows = [

@@ -19,7 +19,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from domain import errors
-from domain.deal_messages import REQUEST_SIGNATURE, EnvelopeRef, RequestSignatureInput
+from domain.deal_activity_io import EnvelopeRef, RequestSignatureInput
 from licenseflow.config import Settings
 from store import envelopes
 
@@ -191,7 +191,7 @@ class SigningActivities:
             )
         return self._providers[chosen]
 
-    @activity.defn(name=REQUEST_SIGNATURE)
+    @activity.defn
     async def request_signature(self, req: RequestSignatureInput) -> EnvelopeRef:
         """Create the envelope once per idempotency key and return its id."""
         return await self.provider(req.provider).create_envelope(req)

@@ -15,11 +15,12 @@ from api.auth import DealAccess
 from api.problems import unauthorized
 from api.workflow_errors import problem_from_temporal
 from domain.deal import DealRequest
+from domain.deal_state import DealState
 from domain.ids import deal_workflow_id
-from domain.lifecycle import DealState
 from licenseflow.config import Settings
 from store import audit, principals
 from store.tokens import Principal
+from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, LICENSING_PARTNER, PENDING_APPROVERS
 
 
@@ -113,7 +114,7 @@ async def deal_state(svc: Services, deal_id: str) -> DealState:
     """The deal workflow's `state` query; 404 when there is no such deal."""
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
-        return await handle.query("state", result_type=DealState)
+        return await handle.query(LicensingDealWorkflow.state)
     except (RPCError, WorkflowQueryFailedError) as exc:
         raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
 

@@ -17,9 +17,10 @@ import structlog
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.lifecycle import SignatureEvent
+from domain.deal_messages import SignatureEvent
 from store import envelope_events
 from store.envelope_events import Applied
+from workflows.licensing_deal import LicensingDealWorkflow
 
 log = structlog.get_logger(__name__)
 
@@ -33,9 +34,9 @@ SETTLING_EVENTS = {
 }
 SIGNER_EVENTS = {"recipient-completed"}
 SIGNALS = {
-    "completed": "signature_completed",
-    "declined": "signature_declined",
-    "voided": "signature_declined",
+    "completed": LicensingDealWorkflow.signature_completed,
+    "declined": LicensingDealWorkflow.signature_declined,
+    "voided": LicensingDealWorkflow.signature_declined,
 }
 
 
@@ -127,4 +128,4 @@ async def _signal_deal(client: Client, workflow_id: str, status: str, ev: Signin
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise
-        log.warning("esign.deal_gone", workflow_id=workflow_id, signal=signal)
+        log.warning("esign.deal_gone", workflow_id=workflow_id, signal=signal.__name__)

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import Path
 
-ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-"""Deal, partner and user ids: lower-case, URL- and visibility-query-safe."""
+from domain.ids import ID_PATTERN
+
+__all__ = ["ID_PATTERN", "DealId"]
+
 
 DealId = Annotated[str, Path(pattern=ID_PATTERN)]

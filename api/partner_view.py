@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.lifecycle import DealState
+from domain.deal_state import DealState
 from store.tokens import Principal
 
 

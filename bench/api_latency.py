@@ -41,14 +41,15 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.deps import request_participants
-from domain.deal import DealRequest
-from domain.deal_messages import DealRunInput, canonical_request_hash
+from domain.deal import DealRequest, canonical_request_hash
+from domain.deal_messages import TaskDecisionInput
+from domain.deal_state import DealRunInput
 from domain.ids import deal_workflow_id
-from domain.lifecycle import DealState, TaskDecisionInput
 from store.migrate import apply_migrations
 from store.pool import create_pool
 from store.tokens import create_token
 from workflows import search_attributes
+from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE
 
 OWNER, APPROVER, PARTNER = "olivia", "carol", "acme"
@@ -92,7 +93,7 @@ async def sdk_start(client: Client, deal_id: str) -> None:
     """The bare SDK call the API makes for POST /v1/deals (same options)."""
     request = DealRequest.model_validate({**deal_body(deal_id), "owner": OWNER})
     await client.start_workflow(
-        "LicensingDeal",
+        LicensingDealWorkflow.run,
         DealRunInput(request=request),
         id=deal_workflow_id(deal_id),
         task_queue=TASK_QUEUE,
@@ -116,9 +117,8 @@ async def sdk_start(client: Client, deal_id: str) -> None:
 async def sdk_decide(client: Client, deal_id: str, task_id: str) -> None:
     """The bare SDK call behind POST /v1/tasks/{id}/decision for a plan approval."""
     await client.get_workflow_handle(deal_workflow_id(deal_id)).execute_update(
-        "decide_task",
+        LicensingDealWorkflow.decide,
         TaskDecisionInput(task_id=task_id, decided_by=APPROVER, decision="approve"),
-        result_type=DealState,
     )
 
 
@@ -138,7 +138,7 @@ async def plan_task(client: Client, deal_id: str) -> str:
     handle = client.get_workflow_handle(deal_workflow_id(deal_id))
 
     async def probe() -> str | None:
-        state = await handle.query("state", result_type=DealState)
+        state = await handle.query(LicensingDealWorkflow.state)
         return next((t.task_id for t in state.open_tasks if t.kind == "plan_approval"), None)
 
     return await wait_for(probe, f"plan approval of {deal_id}")

@@ -1,4 +1,4 @@
-"""Inputs of activities shared by every workflow (workflows call activities by name)."""
+"""Inputs of the activities every workflow uses (`activities/common.py`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,6 @@ from typing import Any
 from pydantic import Field
 
 from domain.common import Model
-
-RECORD_AUDIT = "record_audit"
-SEND_NOTIFICATION = "send_notification"
 
 
 class AuditEntry(Model):

@@ -54,10 +54,12 @@ class Decision(StrEnum):
     REJECT = "reject"
     NEEDS_REVISION = "needs_revision"
     DELEGATE = "delegate"
+    RESUBMIT = "resubmit"
+    """On a partner_revision task only: `profile` carries the revised partner profile."""
 
 
 class DecideInput(Model):
-    """Update/signal `decide` on PartnerApproval (and the deal's decision tasks)."""
+    """Update/signal `decide` on PartnerApproval: a decision on its open task."""
 
     decided_by: UserName
     decision: Decision
@@ -65,6 +67,8 @@ class DecideInput(Model):
     delegate_to: UserName | None = None
     task_id: str | None = None
     """Optional guard: the task the caller saw; stale ids are refused."""
+    profile: PartnerProfile | None = None
+    """The revised profile, with `resubmit`."""
 
 
 class ResubmitInput(Model):

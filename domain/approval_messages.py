@@ -6,11 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from domain.approval import ScreeningSettings
+from domain.approval import Decision, ScreeningSettings
 from domain.common import LicensedScope, Model, UserName
 from domain.partner import PartnerProfile
-
-SCREEN_PARTNER = "screen_partner"
 
 ApprovalStatus = Literal[
     "screening", "awaiting_decision", "awaiting_revision", "approved", "rejected", "withdrawn"
@@ -20,8 +18,8 @@ ApprovalStatus = Literal[
 DECISIONS = ["approve", "reject", "needs_revision", "delegate"]
 """Allowed decisions on a partner_approval task."""
 
-RESUBMIT = "resubmit"
-"""The only decision on a partner_revision task (Update `resubmit`)."""
+RESUBMIT = Decision.RESUBMIT.value
+"""The only decision on a partner_revision task."""
 
 
 class ScreenPartnerInput(Model):

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$", strip_whitespace=True)
-]
+from domain.ids import ID_PATTERN
+
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strip_whitespace=True)]
 """Stable, URL- and workflow-id-safe identifier (deal ids, partner ids, user names)."""
 
 UserName = Identifier
@@ -21,6 +22,15 @@ class Model(BaseModel):
     """Base for every domain model: unknown fields are an error, values are immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HistoryEntry(Model):
+    """Something that happened to a deal or a task: when, what, by whom, and a detail."""
+
+    at: datetime
+    event: str
+    by: str | None = None
+    detail: str | None = None
 
 
 class PartnerScope(Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -133,3 +135,13 @@ class DealRequest(Model):
     licensor_signatory: UserName
     owner: UserName | None = None
     """Process owner; the API fills it from the caller's token."""
+
+    def owners(self) -> list[str]:
+        """Who steers the deal: the owner, or (no owner given) the plan approvers."""
+        return [self.owner] if self.owner else list(self.plan_approvers)
+
+
+def canonical_request_hash(request: DealRequest) -> str:
+    """sha256 of the request's canonical JSON (sorted keys, no whitespace)."""
+    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()

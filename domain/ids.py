@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+"""Deal, partner and user ids: lower-case, URL-, workflow-id- and visibility-query-safe."""
+
 
 def deal_workflow_id(deal_id: str) -> str:
     """Workflow id of the LicensingDeal for `deal_id`."""

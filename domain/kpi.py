@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from domain.deal import Kpi
-from domain.lifecycle import KpiStatus
+from domain.deal_state import KpiStatus
 from domain.sales_check import SalesCheck
 
 _SEVERITY = {

@@ -86,17 +86,23 @@ class ContractYearLedger(Model):
     advance_credit: Decimal = ZERO
 
 
-class PeriodCharge(Model):
+class Amounts(Model):
+    """The money columns of a statement."""
+
+    net_sales: Decimal = ZERO
+    royalty_earned: Decimal = ZERO
+    guaranteed_due: Decimal = ZERO
+    amount_due: Decimal = ZERO
+
+
+class PeriodCharge(Amounts):
     """What one period's sales produce; feeds a `period` statement."""
 
     contract_year: int
-    net_sales: Decimal
     ytd_net_sales: Decimal
-    royalty_earned: Decimal
-    """Earned this period, in cents (difference of rounded cumulative amounts)."""
     earned_to_date: Decimal
-    guaranteed_due: Decimal
-    amount_due: Decimal
+    """`royalty_earned` is the part earned this period, in cents (difference of rounded
+    cumulative amounts)."""
 
 
 class YearEndTrueUp(Model):
@@ -109,6 +115,15 @@ class YearEndTrueUp(Model):
     invoiced: Decimal
     minimum_guarantee: Decimal
     amount_due: Decimal
+
+    def amounts(self) -> Amounts:
+        """The `true_up` statement's money: year-to-date sales, earned, MG, shortfall."""
+        return Amounts(
+            net_sales=self.ytd_net_sales,
+            royalty_earned=self.earned,
+            guaranteed_due=self.minimum_guarantee,
+            amount_due=self.amount_due,
+        )
 
 
 def open_year(contract_year: int, terms: Terms) -> ContractYearLedger:

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from domain.common import Model, UserName
+from domain.common import HistoryEntry, Model, UserName
 
 
 class TaskKind(StrEnum):
@@ -21,15 +21,6 @@ class TaskKind(StrEnum):
     PARTNER_SELECTION = "partner_selection"
     PLAN_REVISION = "plan_revision"
     PARTNER_REVISION = "partner_revision"
-
-
-class TaskEvent(Model):
-    """Something that happened to a task: opened, reminded, escalated, delegated, decided."""
-
-    at: datetime
-    event: str
-    by: str | None = None
-    detail: str | None = None
 
 
 class Task(Model):
@@ -48,4 +39,4 @@ class Task(Model):
     version: int = 1
     closed_at: datetime | None = None
     outcome: str | None = None
-    history: list[TaskEvent] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)

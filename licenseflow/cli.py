@@ -10,11 +10,13 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, NoReturn
 
+from domain.ids import ID_PATTERN
+
 if TYPE_CHECKING:
     from licenseflow.config import Settings
 
 ROLES = ("admin", "owner", "approver", "partner", "ops")
-_IDENTIFIER = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")  # same rule as domain.common.Identifier
+_IDENTIFIER = re.compile(ID_PATTERN)
 
 
 class CliError(Exception):

@@ -42,3 +42,9 @@ async def create(
 async def get(db: asyncpg.Pool, envelope_id: str) -> dict[str, Any] | None:
     row = await db.fetchrow("SELECT * FROM signature_envelopes WHERE envelope_id = $1", envelope_id)
     return dict(row) if row else None
+
+
+async def for_task(db: asyncpg.Pool, task_id: str) -> dict[str, Any] | None:
+    """The envelope a signature task asked for (its idempotency key is the task id)."""
+    row = await db.fetchrow("SELECT * FROM signature_envelopes WHERE idempotency_key = $1", task_id)
+    return dict(row) if row else None

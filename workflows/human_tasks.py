@@ -11,14 +11,18 @@ from typing import Literal
 
 from temporalio import workflow
 
-from domain.tasks import Task, TaskEvent, TaskKind
+from domain.common import HistoryEntry
+from domain.tasks import Task, TaskKind
 
 
 class TaskBoard:
-    """Open and closed tasks of one workflow run; task ids are `<workflow_id>:<local id>`."""
+    """Open and closed tasks of one workflow run; task ids are `<workflow_id>:<local id>`.
+
+    The board works on the list it is given (a workflow's state object holds it).
+    """
 
     def __init__(self, tasks: list[Task] | None = None) -> None:
-        self._tasks: dict[str, Task] = {t.task_id: t for t in tasks or []}
+        self._tasks: list[Task] = tasks if tasks is not None else []
 
     def open(
         self,
@@ -47,13 +51,23 @@ class TaskBoard:
             allowed_decisions=allowed_decisions,
             step=step,
             version=version,
-            history=[TaskEvent(at=now, event="opened", detail=", ".join(sorted(set(assignees))))],
+            history=[
+                HistoryEntry(at=now, event="opened", detail=", ".join(sorted(set(assignees))))
+            ],
         )
-        self._tasks[task.task_id] = task
+        self._put(task)
         return task
 
     def get(self, task_id: str) -> Task | None:
-        return self._tasks.get(task_id)
+        return next((t for t in self._tasks if t.task_id == task_id), None)
+
+    def _put(self, task: Task) -> None:
+        """Replace the task with the same id in place, or append a new one."""
+        for index, existing in enumerate(self._tasks):
+            if existing.task_id == task.task_id:
+                self._tasks[index] = task
+                return
+        self._tasks.append(task)
 
     def note(
         self,
@@ -66,35 +80,32 @@ class TaskBoard:
         due_at: datetime | None = None,
     ) -> Task:
         """Add a history event; optionally change assignees (delegation, escalation) or due."""
-        task = self._tasks[task_id]
+        task = self.get(task_id)
+        assert task is not None, task_id
         update: dict[str, object] = {
             "history": [
                 *task.history,
-                TaskEvent(at=workflow.now(), event=event, by=by, detail=detail),
+                HistoryEntry(at=workflow.now(), event=event, by=by, detail=detail),
             ]
         }
         if assignees is not None:
             update["assignees"] = sorted(set(assignees))
         if due_at is not None:
             update["due_at"] = due_at
-        self._tasks[task_id] = task.model_copy(update=update)
-        return self._tasks[task_id]
+        noted = task.model_copy(update=update)
+        self._put(noted)
+        return noted
 
     def close(
         self, task_id: str, outcome: str, *, by: str | None = None, detail: str | None = None
     ) -> Task:
-        self.note(task_id, f"closed:{outcome}", by=by, detail=detail)
-        task = self._tasks[task_id].model_copy(
-            update={"closed_at": workflow.now(), "outcome": outcome}
-        )
-        self._tasks[task_id] = task
+        noted = self.note(task_id, f"closed:{outcome}", by=by, detail=detail)
+        task = noted.model_copy(update={"closed_at": workflow.now(), "outcome": outcome})
+        self._put(task)
         return task
 
     def open_tasks(self) -> list[Task]:
-        return [t for t in self._tasks.values() if t.closed_at is None]
-
-    def all(self) -> list[Task]:
-        return list(self._tasks.values())
+        return [t for t in self._tasks if t.closed_at is None]
 
     def pending_approvers(self) -> list[str]:
         """Everyone with an open task: the PendingApprovers search attribute."""

@@ -1,14 +1,16 @@
 """LicensingDeal: one durable workflow per deal, from needs analysis to the end of the term.
 
-The workflow class lives here (the API, the worker registry and the tests import it from
-this module); its behaviour is composed from the mixins of `workflows.deal`:
+This file is the workflow's whole public contract: its input and result, every update
+(with its validator), signal and query, and the order of the stages. Each handler is a
+thin delegate; the work is done by helpers that receive the run (`workflows.deal.run`):
 
-* `lifecycle` - the stages and their order; `contracting` - partner approval and signing;
-* `periods` - reporting periods, corrections, statements; `maintenance` - reviews, renewal,
-  continue-as-new; `endings` - termination, completion, cancellation;
-* `handlers` - updates/signals from people; `event_signals` - e-signature and sales reports;
-* `publishing` - search attributes, current details, the `state` query; `task_waits`,
-  `activity_calls`, `bookkeeping`, `carry` and `stops` - shared plumbing.
+* `planning` - needs analysis and plan approval; `contracting` - partner approval and
+  signing; `periods` - reporting periods, corrections, statements; `maintenance` - the
+  licensed term: reviews, year ends, renewal, continue-as-new; `endings` - termination,
+  completion, cancellation;
+* `decisions` - people's decisions (one `decide` entry point); `events` - e-signature and
+  sales-report signals; `publishing` - search attributes, details, the `state` view;
+  `calls` - activities; `task_waits` - human tasks with reminder, escalation, expiry.
 
 Business rules are documented in the module that applies them.
 """
@@ -16,47 +18,177 @@ Business rules are documented in the module that applies them.
 from __future__ import annotations
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
-from domain.deal_messages import DealOutcome, DealRunInput
-from domain.lifecycle import Stage
-from workflows.deal.event_signals import EventSignals
-from workflows.deal.handlers import HumanUpdates
-from workflows.deal.lifecycle import Lifecycle
+from domain.deal_messages import (
+    AddPartnersInput,
+    RevisePlanInput,
+    SalesReportReceived,
+    SignatureEvent,
+    SubmitNeedsInput,
+    TaskDecisionInput,
+    TerminateInput,
+)
+from domain.deal_state import DealOutcome, DealRunInput, DealState, Stage
+from workflows.deal.contracting import Contracting
+from workflows.deal.decisions import DealDecisions, Done
+from workflows.deal.endings import Endings
+from workflows.deal.events import DealEvents
+from workflows.deal.maintenance import Maintenance
+from workflows.deal.periods import Periods
+from workflows.deal.planning import Planning
+from workflows.deal.run import DealRun
 from workflows.deal.stops import Cancelled, Terminated
 
 __all__ = ["LicensingDealWorkflow"]
 
 
+async def _until(done: Done) -> None:
+    """Wait for an applied input's condition (no wait when it already holds)."""
+    if not done():
+        await workflow.wait_condition(done)
+
+
 @workflow.defn(name="LicensingDeal")
-class LicensingDealWorkflow(Lifecycle, HumanUpdates, EventSignals):
+class LicensingDealWorkflow:
     """The whole lifecycle of one licensing deal (workflow id `deal-<deal_id>`)."""
 
     @workflow.init
     def __init__(self, params: DealRunInput) -> None:
-        self._restore(params)
+        self._deal = DealRun(params)
+        self._decisions = DealDecisions(self._deal)
+        self._events = DealEvents(self._deal)
+        self._planning = Planning(self._deal)
+        self._contracting = Contracting(self._deal)
+        self._maintenance = Maintenance(self._deal, Periods(self._deal))
+        self._endings = Endings(self._deal)
 
     @workflow.run
     async def run(self, params: DealRunInput) -> DealOutcome:
-        self._publish()
+        """needs_analysis -> planning -> implementation -> monitoring <-> maintenance ->
+        completed; `terminate` at any stage ends in terminated; expired human waits end in
+        cancelled. A continued run resumes at the stage it carries."""
+        deal, state = self._deal, self._deal.state
+        deal.publisher.publish()
         try:
-            if self._stage is Stage.NEEDS_ANALYSIS:
-                await self._needs_analysis()
-            if self._stage is Stage.PLANNING:
-                await self._planning()
-            if self._stage is Stage.IMPLEMENTATION:
-                await self._implementation()
-            if self._stage in (Stage.MONITORING, Stage.MAINTENANCE):
-                await self._operate()
+            if state.stage is Stage.NEEDS_ANALYSIS:
+                await self._planning.needs_analysis()
+            if state.stage is Stage.PLANNING:
+                await self._planning.planning()
+            if state.stage is Stage.IMPLEMENTATION:
+                await self._contracting.implementation()
+            if state.stage in (Stage.MONITORING, Stage.MAINTENANCE):
+                await self._maintenance.operate()
+                await self._endings.finish(Stage.COMPLETED, "term ended")
         except Terminated:
-            await self._terminate()
+            await self._endings.terminate()
         except Cancelled as stop:
-            await self._finish(Stage.CANCELLED, stop.reason)
+            await self._endings.finish(Stage.CANCELLED, stop.reason)
+        await workflow.wait_condition(workflow.all_handlers_finished)
         return DealOutcome(
-            deal_id=self._req.deal_id,
-            stage=self._stage,
-            reason=self._reason,
-            partner_id=self._partner_id,
-            plan_version=self._plan_version,
-            contract_year=self._contract_year(),
-            years=self._years,
+            deal_id=deal.req.deal_id,
+            stage=state.stage,
+            reason=state.reason,
+            partner_id=state.partner_id,
+            plan_version=state.plan_version,
+            contract_year=deal.contract_year(),
+            years=state.years,
         )
+
+    # ---- query -------------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> DealState:
+        """The full state: stage, open tasks, periods, statements, history."""
+        return self._deal.publisher.view()
+
+    # ---- decisions of people -----------------------------------------------------------
+
+    @workflow.update(name="decide_task")
+    async def decide(self, inp: TaskDecisionInput) -> DealState:
+        """A decision on any open task of the deal, routed by the task's kind."""
+        await _until(self._decisions.apply(inp))
+        return self.state()
+
+    @decide.validator
+    def _validate_decide(self, inp: TaskDecisionInput) -> None:
+        self._decisions.check(inp)
+
+    @workflow.signal(name="decide_task_signal")
+    def decide_signal(self, inp: TaskDecisionInput) -> None:
+        """Ops tooling: same as `decide`; a refused decision is noted, not applied."""
+        try:
+            self._decisions.check(inp)
+        except ApplicationError as refused:
+            self._deal.note("signal_rejected", by=inp.decided_by, detail=f"decide: {refused}")
+            return
+        self._decisions.apply(inp)
+
+    @workflow.update
+    async def terminate(self, inp: TerminateInput) -> DealState:
+        """Owner terminates the deal at any stage: final statement, partner notified."""
+        await _until(self._decisions.apply_terminate(inp))
+        return self.state()
+
+    @terminate.validator
+    def _validate_terminate(self, inp: TerminateInput) -> None:
+        self._decisions.check_terminate(inp)
+
+    @workflow.signal
+    def terminate_signal(self, inp: TerminateInput) -> None:
+        """Ops tooling: same as `terminate`; a refused request is noted, not applied."""
+        try:
+            self._decisions.check_terminate(inp)
+        except ApplicationError as refused:
+            self._deal.note("signal_rejected", by=inp.requested_by, detail=f"terminate: {refused}")
+            return
+        self._decisions.apply_terminate(inp)
+
+    # ---- owner inputs by their own update (running deals use them; the API uses decide) -
+
+    @workflow.update
+    async def submit_needs(self, inp: SubmitNeedsInput) -> DealState:
+        """Owner submits the missing needs analysis."""
+        await _until(self._decisions.apply_needs(inp.submitted_by, inp.needs))
+        return self.state()
+
+    @submit_needs.validator
+    def _validate_submit_needs(self, inp: SubmitNeedsInput) -> None:
+        self._decisions.check_needs(inp)
+
+    @workflow.update
+    async def revise_plan(self, inp: RevisePlanInput) -> DealState:
+        """Owner revises a rejected plan: a new plan version goes to approval."""
+        await _until(self._decisions.apply_revision(inp.submitted_by, inp.plan, inp.comment))
+        return self.state()
+
+    @revise_plan.validator
+    def _validate_revise_plan(self, inp: RevisePlanInput) -> None:
+        self._decisions.check_revision(inp.submitted_by)
+
+    @workflow.update
+    async def add_partners(self, inp: AddPartnersInput) -> DealState:
+        """Owner adds partner candidates while no partner is approved."""
+        await _until(self._decisions.apply_partners(inp.submitted_by, inp.partners))
+        return self.state()
+
+    @add_partners.validator
+    def _validate_add_partners(self, inp: AddPartnersInput) -> None:
+        self._decisions.check_partners(inp.submitted_by)
+
+    # ---- events from systems -----------------------------------------------------------
+
+    @workflow.signal
+    def signature_completed(self, event: SignatureEvent) -> None:
+        """Every signatory signed the current envelope."""
+        self._events.settle_signature(event, "completed")
+
+    @workflow.signal
+    def signature_declined(self, event: SignatureEvent) -> None:
+        """A signatory declined (or the provider voided) the current envelope."""
+        self._events.settle_signature(event, "declined")
+
+    @workflow.signal
+    def sales_report_received(self, inp: SalesReportReceived) -> None:
+        """A partner's report (already persisted) arrived; duplicates by (period, version)."""
+        self._events.report_received(inp)

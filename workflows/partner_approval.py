@@ -2,20 +2,18 @@
 
 Decisions arrive as the `decide` Update (validated) or the `decide_signal` signal (ops
 tooling; refused ones are recorded in the trail, not applied). `needs_revision` waits for
-a revised profile (`resubmit`) and starts again at step 1 as the next version.
+a revised profile (decision `resubmit` with the profile) and starts again at step 1 as the
+next version.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ApplicationError
 
 from domain import errors
-from domain.activity_io import RECORD_AUDIT, SEND_NOTIFICATION, AuditEntry, Notification
+from domain.activity_io import AuditEntry, Notification
 from domain.approval import (
     ApprovalStep,
     DecideInput,
@@ -30,7 +28,6 @@ from domain.approval import (
 from domain.approval_messages import (
     DECISIONS,
     RESUBMIT,
-    SCREEN_PARTNER,
     ApprovalStatus,
     ScreenPartnerInput,
     WithdrawInput,
@@ -38,36 +35,30 @@ from domain.approval_messages import (
 from domain.approval_rules import Refusal, decision_refusal, resubmit_refusal
 from domain.durations import parse_duration
 from domain.tasks import Task, TaskKind
+from workflows.activity_options import (
+    LOOKUP,
+    STORE,
+    ApprovalActivities,
+    CommonActivities,
+    call,
+)
 from workflows.human_tasks import TaskBoard, wait_with_sla
+from workflows.refusals import refusal_error, refuse
 from workflows.search_attributes import LICENSING_PARTNER, PENDING_APPROVERS
 
 REVISION_STEP = "revision"
 EXPIRY_IN_SLAS = 6
 """No decision within 6xSLA of a task opening ends the approval (remind 1x, escalate 2x)."""
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
-)
 FINAL: tuple[ApprovalStatus, ...] = ("approved", "rejected", "withdrawn")
-
-
-def _error(refusal: Refusal) -> ApplicationError:
-    return ApplicationError(
-        refusal.message,
-        *errors.field_detail(refusal.field),
-        type=refusal.error_type,
-        non_retryable=True,
-    )
 
 
 def _check_chain(chain: list[ApprovalStep]) -> None:
     names = [s.step for s in chain]
     if len(set(names)) != len(names) or REVISION_STEP in names:
-        raise ApplicationError(
+        raise refuse(
             f"approval steps must have unique names other than {REVISION_STEP!r}: {names}",
-            type=errors.INVALID,
-            non_retryable=True,
+            errors.INVALID,
         )
 
 
@@ -129,27 +120,26 @@ class PartnerApprovalWorkflow:
 
     @workflow.update
     async def decide(self, decision: DecideInput) -> PartnerApprovalState:
-        """A decision on the open step; returns the state after it was applied and audited."""
-        refusal = self._decision_refusal(decision)
+        """A decision on the open task (a step's approve | reject | needs_revision | delegate,
+        or `resubmit` with the revised profile); the state once applied and audited."""
+        refusal = self._refusal(decision)
         if refusal is not None:
-            raise _error(refusal)
-        entry = self._apply(decision)
-        await self._audit(entry, "partner_approval.decision")
+            raise refusal_error(refusal)
+        await self._apply_and_audit(decision)
         return self.state()
 
     @decide.validator
     def _validate_decide(self, decision: DecideInput) -> None:
-        refusal = self._decision_refusal(decision)
+        refusal = self._refusal(decision)
         if refusal is not None:
-            raise _error(refusal)
+            raise refusal_error(refusal)
 
     @workflow.signal
     async def decide_signal(self, decision: DecideInput) -> None:
         """The same decision for ops tooling: refused ones are recorded, not applied."""
-        refusal = self._decision_refusal(decision)
+        refusal = self._refusal(decision)
         if refusal is None:
-            entry = self._apply(decision)
-            await self._audit(entry, "partner_approval.decision")
+            await self._apply_and_audit(decision)
             return
         entry = self._record(
             self._step.step if self._step else "-",
@@ -164,26 +154,18 @@ class PartnerApprovalWorkflow:
 
     @workflow.update
     async def resubmit(self, resubmit: ResubmitInput) -> PartnerApprovalState:
-        """A revised partner profile after needs_revision; screening restarts as next version."""
+        """Kept for running approvals: `decide` with `resubmit` does the same."""
         refusal = self._resubmit_refusal(resubmit)
         if refusal is not None:
-            raise _error(refusal)
-        self._revision = resubmit
-        if self._task_id is not None:
-            self._board.close(self._task_id, RESUBMIT, by=resubmit.submitted_by)
-            self._task_id = None
-        entry = self._record(
-            REVISION_STEP, resubmit.submitted_by, RESUBMIT, comment=resubmit.comment
-        )
-        self._publish()
-        await self._audit(entry, "partner_approval.resubmitted")
+            raise refusal_error(refusal)
+        await self._apply_resubmit(resubmit)
         return self.state()
 
     @resubmit.validator
     def _validate_resubmit(self, resubmit: ResubmitInput) -> None:
         refusal = self._resubmit_refusal(resubmit)
         if refusal is not None:
-            raise _error(refusal)
+            raise refusal_error(refusal)
 
     @workflow.signal
     async def withdraw(self, withdrawal: WithdrawInput) -> None:
@@ -206,17 +188,15 @@ class PartnerApprovalWorkflow:
     async def _screen(self) -> None:
         self._status, self._step = "screening", None
         self._publish()
-        result = await workflow.execute_activity(
-            SCREEN_PARTNER,
+        result = await call(
+            ApprovalActivities.screen_partner,
             ScreenPartnerInput(
                 deal_id=self._params.deal_id,
                 partner=self._partner,
                 scope=self._params.scope,
                 settings=self._params.screening,
             ),
-            result_type=ScreeningResult,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            LOOKUP,
         )
         self._screening = result
         entry = self._record(
@@ -313,6 +293,37 @@ class PartnerApprovalWorkflow:
     def _open_task(self) -> Task | None:
         task = self._board.get(self._task_id) if self._task_id else None
         return task if task is not None and task.closed_at is None else None
+
+    def _refusal(self, decision: DecideInput) -> Refusal | None:
+        """Why `decision` cannot be applied now (routed by decision), or None."""
+        if decision.decision is not Decision.RESUBMIT:
+            return self._decision_refusal(decision)
+        if decision.profile is None:
+            return Refusal(errors.INVALID, "a resubmission needs the revised profile", "profile")
+        refusal = self._resubmit_refusal(_resubmission(decision))
+        if refusal is None and decision.task_id not in (None, self._task_id):
+            return Refusal(
+                errors.CONFLICT, f"stale task {decision.task_id}: the open task is {self._task_id}"
+            )
+        return refusal
+
+    async def _apply_and_audit(self, decision: DecideInput) -> None:
+        if decision.decision is Decision.RESUBMIT:
+            await self._apply_resubmit(_resubmission(decision))
+            return
+        entry = self._apply(decision)
+        await self._audit(entry, "partner_approval.decision")
+
+    async def _apply_resubmit(self, resubmit: ResubmitInput) -> None:
+        self._revision = resubmit
+        if self._task_id is not None:
+            self._board.close(self._task_id, RESUBMIT, by=resubmit.submitted_by)
+            self._task_id = None
+        entry = self._record(
+            REVISION_STEP, resubmit.submitted_by, RESUBMIT, comment=resubmit.comment
+        )
+        self._publish()
+        await self._audit(entry, "partner_approval.resubmitted")
 
     def _decision_refusal(self, decision: DecideInput) -> Refusal | None:
         open_step = (
@@ -487,8 +498,8 @@ class PartnerApprovalWorkflow:
     async def _audit(self, entry: TrailEntry, action: str) -> None:
         workflow_id = workflow.info().workflow_id
         number = next(i for i, e in enumerate(self._trail, 1) if e is entry)
-        await workflow.execute_activity(
-            RECORD_AUDIT,
+        await call(
+            CommonActivities.record_audit,
             AuditEntry(
                 idempotency_key=f"{workflow_id}/v{entry.version}/{entry.step}/{number}",
                 actor=entry.actor,
@@ -498,16 +509,14 @@ class PartnerApprovalWorkflow:
                 subject=f"partner:{self._partner.partner_id}",
                 detail=entry.model_dump(mode="json"),
             ),
-            result_type=bool,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            STORE,
         )
 
     async def _audit_completion(self) -> None:
         result = self._result()
         workflow_id = workflow.info().workflow_id
-        await workflow.execute_activity(
-            RECORD_AUDIT,
+        await call(
+            CommonActivities.record_audit,
             AuditEntry(
                 idempotency_key=f"{workflow_id}/v{result.version}/result",
                 actor="system",
@@ -517,9 +526,7 @@ class PartnerApprovalWorkflow:
                 subject=f"partner:{result.partner_id}",
                 detail={"score": result.score, "reasons": result.reasons},
             ),
-            result_type=bool,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
+            STORE,
         )
 
     async def _notify(self, task: Task, kind: str, recipients: list[str]) -> None:
@@ -527,8 +534,8 @@ class PartnerApprovalWorkflow:
         due = task.due_at.strftime("%Y-%m-%d %H:%M UTC")
         await asyncio.gather(
             *(
-                workflow.execute_activity(
-                    SEND_NOTIFICATION,
+                call(
+                    CommonActivities.send_notification,
                     Notification(
                         idempotency_key=f"{task.task_id}/{kind}/{recipient}",
                         recipient=recipient,
@@ -538,9 +545,7 @@ class PartnerApprovalWorkflow:
                         deal_id=self._params.deal_id,
                         workflow_id=workflow_id,
                     ),
-                    result_type=bool,
-                    start_to_close_timeout=ACTIVITY_TIMEOUT,
-                    retry_policy=ACTIVITY_RETRY,
+                    STORE,
                 )
                 for recipient in recipients
             )
@@ -583,3 +588,11 @@ class PartnerApprovalWorkflow:
         if self._status in FINAL and self._outcome_reasons:
             lines.append(f"- Reasons: {'; '.join(self._outcome_reasons)}")
         return "\n".join(lines)
+
+
+def _resubmission(decision: DecideInput) -> ResubmitInput:
+    """A `resubmit` decision as the resubmission it carries."""
+    assert decision.profile is not None
+    return ResubmitInput(
+        submitted_by=decision.decided_by, profile=decision.profile, comment=decision.comment
+    )

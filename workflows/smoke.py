@@ -7,8 +7,9 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from domain.activity_io import RECORD_AUDIT, AuditEntry
+from domain.activity_io import AuditEntry
 from domain.common import Model
+from workflows.activity_options import CommonActivities
 
 
 class SmokeInput(Model):
@@ -26,8 +27,8 @@ class SmokeWorkflow:
     @workflow.run
     async def run(self, params: SmokeInput) -> SmokeResult:
         key = f"{workflow.info().workflow_id}/smoke/{workflow.uuid4()}"
-        written = await workflow.execute_activity(
-            RECORD_AUDIT,
+        written = await workflow.execute_activity_method(
+            CommonActivities.record_audit,
             AuditEntry(
                 idempotency_key=key,
                 actor=params.actor,
@@ -35,7 +36,6 @@ class SmokeWorkflow:
                 workflow_id=workflow.info().workflow_id,
                 detail={"message": params.message},
             ),
-            result_type=bool,
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=RetryPolicy(maximum_attempts=5),
         )

@@ -33,16 +33,15 @@ from api.partner_view import partner_view
 from api.problems import conflict, forbidden, invalid
 from api.schemas import AuditOut, DealCreated, DealSummary, StatementOut, TerminateBody
 from api.workflow_errors import problem_from_temporal, update_problem
-from domain.deal import DealRequest
-from domain.deal_messages import DealRunInput, canonical_request_hash
+from domain.deal import DealRequest, canonical_request_hash
+from domain.deal_messages import TerminateInput
+from domain.deal_state import DealRunInput, DealState, Stage
 from domain.ids import deal_workflow_id
-from domain.lifecycle import DealState, Stage, TerminateInput
 from store import audit, deals, partners, statements
+from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, KPI_STATUS, LICENSING_PARTNER
 
 router = APIRouter(prefix="/v1/deals", tags=["deals"])
-
-DEAL_WORKFLOW = "LicensingDeal"
 
 
 @router.post(
@@ -65,7 +64,7 @@ async def create_deal(
     workflow_id = deal_workflow_id(deal.deal_id)
     try:
         handle = await svc.client.start_workflow(
-            DEAL_WORKFLOW,
+            LicensingDealWorkflow.run,
             DealRunInput(
                 request=deal,
                 created_by=who.user,
@@ -184,9 +183,8 @@ async def terminate_deal(
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
         state = await handle.execute_update(
-            "terminate",
+            LicensingDealWorkflow.terminate,
             TerminateInput(requested_by=who.user, reason=body.reason),
-            result_type=DealState,
         )
     except Exception as exc:
         raise await update_problem(svc.client, handle.id, exc, what=f"deal {deal_id}") from exc

@@ -13,11 +13,12 @@ from api.params import DealId
 from api.problems import conflict, invalid
 from api.schemas import SalesReportAccepted
 from api.workflow_errors import problem_from_temporal
-from domain.deal_messages import TERMINAL_STAGES
+from domain.deal_messages import SalesReportReceived
+from domain.deal_state import TERMINAL_STAGES
 from domain.ids import deal_workflow_id
-from domain.lifecycle import SalesReportReceived
 from domain.sales import SalesReport
 from store import sales
+from workflows.licensing_deal import LicensingDealWorkflow
 
 router = APIRouter(prefix="/v1/deals", tags=["sales"])
 
@@ -110,7 +111,7 @@ async def _signal(
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
         await handle.signal(
-            "sales_report_received",
+            LicensingDealWorkflow.sales_report_received,
             SalesReportReceived(report_id=report_id, version=version, report=body),
         )
     except Exception as exc:

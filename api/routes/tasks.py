@@ -1,4 +1,9 @@
-"""The caller's inbox across workflows, and decisions routed to the owning workflow."""
+"""The caller's inbox across workflows, and decisions routed to the owning workflow.
+
+A task id is `<workflow_id>:<local id>`. A decision goes to the owning workflow's one
+`decide` update, which routes it by the task's kind and has the last word (403/404/409/
+422); `sign`/`decline` on a signature task take the e-signature path instead.
+"""
 
 from __future__ import annotations
 
@@ -14,29 +19,25 @@ from api import visibility
 from api.auth import require_actor
 from api.deps import Caller, Services, Svc, write_audit
 from api.esign import SigningEvent, apply_signing_event
-from api.problems import ProblemError, conflict, forbidden, invalid, not_found
+from api.problems import conflict, forbidden, invalid, not_found
 from api.schemas import DecisionBody, DecisionResult, TaskOut
 from api.workflow_errors import problem_from_temporal, update_problem
-from domain.approval import DecideInput, Decision, PartnerApprovalState, ResubmitInput
-from domain.common import Model
-from domain.deal_messages import SIGNATURE_DECISIONS
+from domain.approval import DecideInput, Decision, PartnerApprovalState
+from domain.deal_messages import SIGNATURE_DECISIONS, TaskDecisionInput
+from domain.deal_state import DealState
 from domain.ids import deal_workflow_id
-from domain.lifecycle import (
-    AddPartnersInput,
-    DealState,
-    RevisePlanInput,
-    SubmitNeedsInput,
-    TaskDecisionInput,
-)
-from domain.tasks import Task, TaskKind
+from domain.tasks import Task
 from store import envelopes
 from store.tokens import Principal
+from workflows.licensing_deal import LicensingDealWorkflow
+from workflows.partner_approval import PartnerApprovalWorkflow
 
 router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
 
 APPROVAL_PREFIX = "partner-approval-"
 TASK_WORKFLOW_PREFIXES = (APPROVAL_PREFIX, deal_workflow_id(""))
 APPROVAL_WORKFLOW = "PartnerApproval"
+"""Workflow type of PartnerApproval in visibility listings."""
 _MAX_WORKFLOWS = 200
 _QUERY_CONCURRENCY = 16
 _QUERY_TIMEOUT = timedelta(seconds=5)
@@ -73,13 +74,16 @@ async def _open_tasks(
     svc: Services, execution: WorkflowExecution, gate: asyncio.Semaphore
 ) -> list[Task]:
     """Open tasks of one workflow; none when it finished between listing and querying."""
-    result_type = (
-        PartnerApprovalState if execution.workflow_type == APPROVAL_WORKFLOW else DealState
-    )
     handle = svc.client.get_workflow_handle(execution.id, run_id=execution.run_id)
+    state: DealState | PartnerApprovalState
     async with gate:
         try:
-            state = await handle.query("state", result_type=result_type, rpc_timeout=_QUERY_TIMEOUT)
+            if execution.workflow_type == APPROVAL_WORKFLOW:
+                state = await handle.query(
+                    PartnerApprovalWorkflow.state, rpc_timeout=_QUERY_TIMEOUT
+                )
+            else:
+                state = await handle.query(LicensingDealWorkflow.state, rpc_timeout=_QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError):
             return []
     return list(state.open_tasks)
@@ -96,9 +100,13 @@ async def decide(
         # only deal and partner-approval workflows hold tasks; never update anything else
         raise not_found(f"task {task_id} does not exist")
     if workflow_id.startswith(APPROVAL_PREFIX):
-        result, deal_id = await _decide_partner_approval(svc, who, task_id, workflow_id, body)
+        approval = await _decide_partner_approval(svc, who, task_id, workflow_id, body)
+        result, deal_id = _accepted(task_id, workflow_id, body, approval), approval.deal_id
+    elif body.decision in SIGNATURE_DECISIONS:
+        result, deal_id = await _sign(svc, who, task_id, workflow_id, body)
     else:
-        result, deal_id = await _decide_deal_task(svc, who, task_id, workflow_id, body)
+        deal = await _decide_deal_task(svc, who, task_id, workflow_id, body)
+        result, deal_id = _accepted(task_id, workflow_id, body, deal), deal.deal_id
     await write_audit(
         svc,
         request,
@@ -112,94 +120,8 @@ async def decide(
     return result
 
 
-async def _decide_partner_approval(
-    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
-) -> tuple[DecisionResult, str | None]:
-    handle = svc.client.get_workflow_handle(workflow_id)
-    name: str
-    message: ResubmitInput | DecideInput
-    if body.decision == "resubmit":
-        if body.profile is None:
-            raise invalid("body.profile", "a resubmission needs the revised profile")
-        name = "resubmit"
-        message = ResubmitInput(submitted_by=who.user, profile=body.profile, comment=body.comment)
-    else:
-        name = "decide"
-        message = DecideInput(
-            decided_by=who.user,
-            decision=_decision(body.decision),
-            comment=body.comment,
-            delegate_to=body.delegate_to,
-            task_id=task_id,
-        )
-    try:
-        state = await handle.execute_update(name, message, result_type=PartnerApprovalState)
-    except Exception as exc:
-        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
-    result = DecisionResult(
-        task_id=task_id,
-        workflow_id=workflow_id,
-        decision=body.decision,
-        status="accepted",
-        state=state.model_dump(mode="json"),
-    )
-    return result, state.deal_id
-
-
-async def _decide_deal_task(
-    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
-) -> tuple[DecisionResult, str | None]:
-    """`decide_task` first: plan approval, review, renewal and the owner's `resend` | `cancel`
-    after a declined signature (`signature_decision`) cost one round trip.
-
-    A task the deal refuses (409) is looked up: signature and owner-input tasks are routed
-    to signing or their own update; anything else keeps the deal's refusal.
-    """
-    handle = svc.client.get_workflow_handle(workflow_id)
-    decision = TaskDecisionInput(
-        task_id=task_id,
-        decided_by=who.user,
-        decision=body.decision,
-        comment=body.comment,
-        plan=body.plan,
-        renew_periods=body.renew_periods,
-    )
-    try:
-        state = await handle.execute_update("decide_task", decision, result_type=DealState)
-    except Exception as exc:
-        refused = await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}")
-        if refused.status != 409:
-            raise refused from exc
-        return await _route_other_kind(svc, who, task_id, body, refused)
-    return _accepted(task_id, workflow_id, body, state), state.deal_id
-
-
-async def _route_other_kind(
-    svc: Services, who: Principal, task_id: str, body: DecisionBody, refused: ProblemError
-) -> tuple[DecisionResult, str | None]:
-    workflow_id = task_id.partition(":")[0]
-    handle = svc.client.get_workflow_handle(workflow_id)
-    try:
-        current = await handle.query("state", result_type=DealState)
-    except (RPCError, WorkflowQueryFailedError) as exc:
-        raise refused from exc
-    task = next((t for t in current.open_tasks if t.task_id == task_id), None)
-    if task is None or task.kind not in ROUTED_KINDS:
-        raise refused
-    if who.user not in task.assignees:
-        raise forbidden(f"task {task_id} is not assigned to {who.user}")
-    if task.kind is TaskKind.SIGNATURE:
-        return await _sign(svc, who, task, current, body), current.deal_id
-    name, message = _owner_update(task, who, body)
-    try:
-        state = await handle.execute_update(name, message, result_type=DealState)
-    except Exception as exc:
-        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
-    return _accepted(task_id, workflow_id, body, state), state.deal_id
-
-
 def _accepted(
-    task_id: str, workflow_id: str, body: DecisionBody, state: DealState
+    task_id: str, workflow_id: str, body: DecisionBody, state: DealState | PartnerApprovalState
 ) -> DecisionResult:
     return DecisionResult(
         task_id=task_id,
@@ -210,49 +132,61 @@ def _accepted(
     )
 
 
-OWNER_INPUTS: dict[TaskKind, tuple[str, str]] = {
-    TaskKind.NEEDS: ("submit", "needs"),
-    TaskKind.PLAN_REVISION: ("revise", "plan"),
-    TaskKind.PARTNER_SELECTION: ("add_partners", "partners"),
-}
+async def _decide_partner_approval(
+    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
+) -> PartnerApprovalState:
+    """PartnerApproval's `decide` (a `resubmit` carries the revised profile)."""
+    handle = svc.client.get_workflow_handle(workflow_id)
+    message = DecideInput(
+        decided_by=who.user,
+        decision=_decision(body.decision),
+        comment=body.comment,
+        delegate_to=body.delegate_to,
+        task_id=task_id,
+        profile=body.profile,
+    )
+    try:
+        return await handle.execute_update(PartnerApprovalWorkflow.decide, message)
+    except Exception as exc:
+        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
 
 
-ROUTED_KINDS = {TaskKind.SIGNATURE, *OWNER_INPUTS}
-
-
-def _owner_update(task: Task, who: Principal, body: DecisionBody) -> tuple[str, Model]:
-    """The deal update for an owner-input task: needs, plan revision, partner selection."""
-    decision, field = OWNER_INPUTS[task.kind]
-    if body.decision != decision:
-        raise invalid("body.decision", f"a {task.kind.value} task takes `{decision}`")
-    if getattr(body, field) is None:
-        raise invalid(f"body.{field}", f"`{decision}` needs `{field}`")
-    if task.kind is TaskKind.NEEDS:
-        assert body.needs is not None
-        return "submit_needs", SubmitNeedsInput(submitted_by=who.user, needs=body.needs)
-    if task.kind is TaskKind.PLAN_REVISION:
-        assert body.plan is not None
-        return "revise_plan", RevisePlanInput(
-            submitted_by=who.user, plan=body.plan, comment=body.comment
-        )
-    assert body.partners is not None
-    return "add_partners", AddPartnersInput(submitted_by=who.user, partners=body.partners)
+async def _decide_deal_task(
+    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
+) -> DealState:
+    """The deal's `decide`: it routes by task kind (plan approval, revision, needs, partner
+    selection, declined signature, review, renewal)."""
+    handle = svc.client.get_workflow_handle(workflow_id)
+    decision = TaskDecisionInput(
+        task_id=task_id,
+        decided_by=who.user,
+        decision=body.decision,
+        comment=body.comment,
+        plan=body.plan,
+        renew_periods=body.renew_periods,
+        needs=body.needs,
+        partners=body.partners,
+    )
+    try:
+        return await handle.execute_update(LicensingDealWorkflow.decide, decision)
+    except Exception as exc:
+        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
 
 
 async def _sign(
-    svc: Services, who: Principal, task: Task, deal: DealState, body: DecisionBody
-) -> DecisionResult:
+    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
+) -> tuple[DecisionResult, str]:
     """Local-provider signing: the same event path as the provider webhook."""
-    if body.decision not in SIGNATURE_DECISIONS:
-        raise invalid("body.decision", f"choose one of {', '.join(SIGNATURE_DECISIONS)}")
-    envelope = await envelopes.get(svc.pool, deal.envelope_id) if deal.envelope_id else None
-    if envelope is None:
-        raise conflict(f"deal {deal.deal_id} has no envelope to sign yet")
+    envelope = await envelopes.for_task(svc.pool, task_id)
+    if envelope is None or envelope["workflow_id"] != workflow_id:
+        raise not_found(f"task {task_id} does not exist")
+    if who.user not in envelope["signatories"]:
+        raise forbidden(f"task {task_id} is not assigned to {who.user}")
     if envelope["provider"] != "local":
         raise conflict(f"envelope {envelope['envelope_id']} is signed at {envelope['provider']}")
     event = SigningEvent(
         envelope_id=envelope["envelope_id"],
-        event_id=f"local:{task.task_id}:{who.user}",
+        event_id=f"local:{task_id}:{who.user}",
         event="recipient-completed" if body.decision == "sign" else "recipient-declined",
         at=datetime.now(UTC),
         by=who.user,
@@ -262,23 +196,24 @@ async def _sign(
     try:
         applied = await apply_signing_event(svc.pool, svc.client, event)
     except RPCError as exc:
-        raise problem_from_temporal(exc, what=f"deal {deal.deal_id}") from exc
+        raise problem_from_temporal(exc, what=f"deal {envelope['deal_id']}") from exc
     if applied.outcome in ("settled", "stale"):
         raise conflict(f"envelope {event.envelope_id} is {applied.status} already")
     if applied.outcome == "unknown":
         raise conflict(f"envelope {event.envelope_id} is gone")
-    return DecisionResult(
-        task_id=task.task_id,
-        workflow_id=task.workflow_id,
+    reply = DecisionResult(
+        task_id=task_id,
+        workflow_id=workflow_id,
         decision=body.decision,
         status="duplicate" if applied.outcome == "duplicate" else "recorded",
         envelope_status=applied.status,
     )
+    return reply, envelope["deal_id"]
 
 
 def _decision(value: str) -> Decision:
     try:
         return Decision(value)
     except ValueError:
-        allowed = ", ".join([*(d.value for d in Decision), "resubmit"])
+        allowed = ", ".join(d.value for d in Decision)
         raise invalid("body.decision", f"choose one of {allowed}") from None

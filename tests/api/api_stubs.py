@@ -14,25 +14,25 @@ from temporalio.exceptions import ApplicationError
 
 from domain import errors
 from domain.approval import DecideInput, PartnerApprovalInput, PartnerApprovalState
-from domain.deal_messages import SYNC_DEAL_READ_MODEL, DealReadModelInput, DealRunInput
-from domain.lifecycle import (
-    DealState,
-    HistoryEntry,
+from domain.common import HistoryEntry
+from domain.deal_activity_io import DealReadModelInput
+from domain.deal_messages import (
     SalesReportReceived,
     SignatureEvent,
-    Stage,
     TaskDecisionInput,
     TerminateInput,
 )
+from domain.deal_state import DealRunInput, DealState, Stage
 from domain.tasks import TaskKind
 from workflows.human_tasks import TaskBoard
+from workflows.refusals import refuse
 from workflows.search_attributes import DEAL_STAGE, LICENSING_PARTNER, PENDING_APPROVERS
 
 FINAL = (Stage.COMPLETED, Stage.TERMINATED, Stage.CANCELLED)
 
 
-def _reject(kind: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=kind, non_retryable=True)
+def _reject(kind: str, message: str, field: str | None = None) -> ApplicationError:
+    return refuse(message, kind, field)
 
 
 @workflow.defn(name="LicensingDeal")
@@ -69,7 +69,7 @@ class StubDeal:
         )
         self._publish()
         await workflow.execute_activity(
-            SYNC_DEAL_READ_MODEL,
+            "sync_deal_read_model",
             DealReadModelInput(
                 deal_id=req.deal_id,
                 workflow_id=workflow.info().workflow_id,
@@ -132,12 +132,14 @@ class StubDeal:
             raise _reject(errors.NOT_FOUND, f"no task {params.task_id}")
         if task.closed_at is not None:
             raise _reject(errors.CONFLICT, f"task {params.task_id} is closed already")
-        if task.kind is TaskKind.SIGNATURE:
-            raise _reject(errors.CONFLICT, "signature tasks are not decided here")
         if params.decided_by not in task.assignees:
             raise _reject(errors.FORBIDDEN, f"task is not assigned to {params.decided_by}")
         if params.decision not in task.allowed_decisions:
-            raise _reject(errors.INVALID, f"decision must be one of {task.allowed_decisions}")
+            raise _reject(
+                errors.INVALID, f"decision must be one of {task.allowed_decisions}", "decision"
+            )
+        if task.kind is TaskKind.SIGNATURE:
+            raise _reject(errors.CONFLICT, "signature tasks are signed at the provider")
 
     @workflow.update
     async def terminate(self, params: TerminateInput) -> DealState:

@@ -13,8 +13,7 @@ from typing import Any
 from api_helpers import Api, assert_problem, decide_ok, eventually, inbox_task
 from api_samples import REPORT_LINE, deal, partner
 
-from domain.deal_messages import DealOutcome
-from domain.lifecycle import Stage
+from domain.deal_state import DealOutcome, Stage
 
 
 async def test_deal_from_creation_to_completion(real_api: Api) -> None:

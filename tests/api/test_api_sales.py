@@ -11,7 +11,7 @@ from api_helpers import Api, assert_problem, eventually
 from api_samples import REPORT_LINE, deal, partner
 
 from api.routes.sales import report_hash
-from domain.lifecycle import DealState
+from domain.deal_state import DealState
 from domain.sales import SalesReport
 from store import sales
 

@@ -12,9 +12,8 @@ from temporalio.client import WorkflowHandle
 from domain.approval import ApprovalStep, PartnerApprovalInput
 from domain.common import LicensedScope
 from domain.deal import DealRequest
-from domain.deal_messages import DealRunInput
+from domain.deal_state import DealRunInput, DealState
 from domain.ids import partner_approval_id
-from domain.lifecycle import DealState
 from domain.partner import PartnerProfile
 from store import envelopes
 
@@ -36,7 +35,7 @@ async def _deal(api: Api, *, signatories: list[str] | None = None) -> dict[str, 
     await envelopes.create(
         api.pool,
         envelope_id=f"env-{request['deal_id']}",
-        idempotency_key=f"sig-{request['deal_id']}-1",
+        idempotency_key=f"deal-{request['deal_id']}:signature-1",
         deal_id=request["deal_id"],
         workflow_id=f"deal-{request['deal_id']}",
         provider="local",

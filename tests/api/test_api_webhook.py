@@ -9,7 +9,7 @@ from api_helpers import Api, assert_problem, eventually
 
 from api.esign import sign_body
 from api.middleware import MAX_BODY_BYTES
-from domain.lifecycle import DealState
+from domain.deal_state import DealState
 from store import envelopes
 
 

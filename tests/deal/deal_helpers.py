@@ -43,9 +43,9 @@ from domain.deal import (
     Schedule,
     Terms,
 )
-from domain.deal_messages import DealOutcome, DealRunInput
+from domain.deal_messages import SalesReportReceived, SignatureEvent, TaskDecisionInput
+from domain.deal_state import DealOutcome, DealRunInput, DealState
 from domain.ids import deal_workflow_id, partner_approval_id
-from domain.lifecycle import DealState, SalesReportReceived, SignatureEvent, TaskDecisionInput
 from domain.sales import SalesLine, SalesReport
 from licenseflow.config import Settings
 from store import partners, sales
@@ -194,9 +194,9 @@ def open_task(state: DealState, local_id: str) -> bool:
 async def decide_signal(
     client: Client, deal_id: str, local_id: str, who: str, decision: str, **extra: Any
 ) -> None:
-    """`decide_task_signal` (works on the time-skipping server, which lacks Updates)."""
+    """`decide_signal` (works on the time-skipping server, which lacks Updates)."""
     await latest(client, deal_id).signal(
-        LicensingDealWorkflow.decide_task_signal,
+        LicensingDealWorkflow.decide_signal,
         TaskDecisionInput(task_id=local_id, decided_by=who, decision=decision, **extra),
     )
 

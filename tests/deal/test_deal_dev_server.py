@@ -40,16 +40,15 @@ from api.esign import SigningEvent, apply_signing_event
 from domain import errors
 from domain.approval import DecideInput, Decision
 from domain.deal import Audience, Needs, Objective, Schedule
-from domain.ids import partner_approval_id
-from domain.lifecycle import (
+from domain.deal_messages import (
     AddPartnersInput,
-    DealState,
     RevisePlanInput,
-    Stage,
     SubmitNeedsInput,
     TaskDecisionInput,
     TerminateInput,
 )
+from domain.deal_state import DealState, Stage
+from domain.ids import partner_approval_id
 from domain.tasks import TaskKind
 from licenseflow.config import Settings
 from store import deals, statements
@@ -82,7 +81,7 @@ async def decide(
     client: Client, deal_id: str, task: str, who: str, decision: str, **extra: object
 ) -> DealState:
     return await latest(client, deal_id).execute_update(
-        LicensingDealWorkflow.decide_task,
+        LicensingDealWorkflow.decide,
         TaskDecisionInput(task_id=task, decided_by=who, decision=decision, **extra),
     )
 

@@ -25,7 +25,7 @@ from deal_helpers import (
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
-from domain.lifecycle import Stage
+from domain.deal_state import Stage
 from store import deals, notifications, statements
 
 NET_SALES = {

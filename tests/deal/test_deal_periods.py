@@ -29,7 +29,8 @@ from deal_helpers import (
 )
 from temporalio.testing import WorkflowEnvironment
 
-from domain.lifecycle import DealState, KpiStatus, SignatureEvent, Stage, TerminateInput
+from domain.deal_messages import SignatureEvent, TerminateInput
+from domain.deal_state import DealState, KpiStatus, Stage
 from store import notifications, statements
 from workflows.licensing_deal import LicensingDealWorkflow
 

@@ -30,7 +30,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deal import DealActivities
-from domain.deal_messages import CHECK_SALES, SalesCheckInput, SalesCheckResult
+from domain.deal_activity_io import SalesCheckInput, SalesCheckResult
 from domain.ids import deal_workflow_id
 from licenseflow.config import Settings
 from store import statements
@@ -131,7 +131,7 @@ async def test_correction_arriving_while_its_period_is_being_checked_is_rechecke
     real = DealActivities(pool)
     corrected: list[int] = []
 
-    @activity.defn(name=CHECK_SALES)
+    @activity.defn(name="check_sales")
     async def check_sales(inp: SalesCheckInput) -> SalesCheckResult:
         """The real check; for period 1 a corrected v2 is posted while the check runs."""
         result = await real.check_sales(inp)

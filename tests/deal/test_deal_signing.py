@@ -13,7 +13,7 @@ from activities.signing import (
     SigningActivities,
 )
 from domain import errors
-from domain.deal_messages import RequestSignatureInput, Signatory
+from domain.deal_activity_io import RequestSignatureInput, Signatory
 from licenseflow.config import Settings
 from store import envelopes
 

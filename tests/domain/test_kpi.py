@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from domain.deal import Kpi
+from domain.deal_state import KpiStatus as S
 from domain.kpi import early_review_due, kpi_actual, kpi_status, overall_status, partner_score
-from domain.lifecycle import KpiStatus as S
 from domain.sales_check import SalesCheck
 
 KPI = Kpi(target_per_period=Decimal("50000"), at_risk_below=0.75)

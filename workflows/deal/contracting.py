@@ -22,74 +22,94 @@ from temporalio.exceptions import ChildWorkflowError
 
 from domain.approval import PartnerApprovalInput, PartnerApprovalResult
 from domain.approval_messages import WithdrawInput
+from domain.deal_activity_io import RequestSignatureInput, Signatory
 from domain.deal_messages import (
-    REQUEST_SIGNATURE,
+    ADD_PARTNERS,
     SIGNATURE_DECISIONS,
     SIGNATURE_DECLINE_DECISIONS,
-    EnvelopeRef,
-    RequestSignatureInput,
-    Signatory,
+    SignatureEvent,
 )
+from domain.deal_state import Stage
 from domain.ids import partner_approval_id
-from domain.lifecycle import SignatureEvent
 from domain.partner import PartnerProfile
 from domain.tasks import TaskKind
+from workflows.deal.run import DealRun
 from workflows.deal.stops import Cancelled, Terminated
-from workflows.deal.task_waits import TaskWaits
+from workflows.partner_approval import PartnerApprovalWorkflow
+from workflows.patches import SIGNATURE_DECLINE_DECISION
 
 
-class Contracting(TaskWaits):
-    """Select and approve a partner, then collect the contract signatures."""
+class Contracting:
+    """Select and approve a partner, collect the contract signatures, launch."""
+
+    def __init__(self, run: DealRun) -> None:
+        self._run = run
+
+    async def implementation(self) -> None:
+        run, state = self._run, self._run.state
+        if state.partner_id is None:
+            await self._select_partner()
+        if state.launched_at is None:
+            await self._collect_signatures()
+            state.launched_at = run.req.schedule.start or workflow.now()
+            run.note("launched", detail=state.launched_at.isoformat())
+            await run.calls.notify(
+                state.partner_contact or run.req.licensor_signatory,
+                "deal_launched",
+                f"Deal {run.req.title} is signed and launched",
+                "launch",
+            )
+        await run.enter(Stage.MONITORING, "contract signed, deal launched")
 
     async def _select_partner(self) -> None:
+        run, state = self._run, self._run.state
         while True:
-            while self._partner_index < len(self._partners):
-                partner_id = self._partners[self._partner_index]
-                self._partner_index += 1
-                profile = await self._load_partner(partner_id)
+            while state.partner_index < len(state.partners):
+                partner_id = state.partners[state.partner_index]
+                state.partner_index += 1
+                profile = await run.calls.load_partner(partner_id)
                 if profile is None:
                     continue
                 result = await self._approve_partner(profile)
                 if result is not None and result.outcome == "approved":
-                    self._partner_id = partner_id
-                    self._partner_contact = profile.contact_user
-                    self._publish()
+                    state.partner_id = partner_id
+                    state.partner_contact = profile.contact_user
+                    run.publisher.publish()
                     return
-            local = f"partner-selection-{self._partner_index}"
-            task = self._open(
-                local,
+            task = run.waits.open(
+                f"partner-selection-{state.partner_index}",
                 TaskKind.PARTNER_SELECTION,
                 "No partner approved: add partner candidates",
-                self._owners(),
-                ["add_partners"],
+                run.owners(),
+                [ADD_PARTNERS],
             )
-            tried = self._partner_index
-            if await self._human_wait(task, lambda t=tried: len(self._partners) > t):
+            tried = state.partner_index
+            if await run.waits.wait(task, lambda t=tried: len(state.partners) > t):
                 raise Cancelled("no partner approved and none added in time")
 
     async def _approve_partner(self, profile: PartnerProfile) -> PartnerApprovalResult | None:
-        child_id = partner_approval_id(self._req.deal_id, profile.partner_id)
+        run, state = self._run, self._run.state
+        child_id = partner_approval_id(run.req.deal_id, profile.partner_id)
         handle = await workflow.start_child_workflow(
-            "PartnerApproval",
+            PartnerApprovalWorkflow.run,
             PartnerApprovalInput(
-                deal_id=self._req.deal_id,
+                deal_id=run.req.deal_id,
                 partner=profile,
-                scope=self._plan.scope,
-                requester=self._owners()[0],
-                chain=self._req.partner_approval_chain,
-                decision_sla=self._req.schedule.decision_sla,
+                scope=state.plan.scope,
+                requester=run.owners()[0],
+                chain=run.req.partner_approval_chain,
+                decision_sla=run.req.schedule.decision_sla,
             ),
             id=child_id,
             task_queue=workflow.info().task_queue,
-            result_type=PartnerApprovalResult,
-            static_summary=f"Partner approval of {profile.partner_id} for deal {self._req.deal_id}",
+            static_summary=f"Partner approval of {profile.partner_id} for deal {run.req.deal_id}",
         )
-        self._note("partner_approval_started", detail=child_id)
-        await workflow.wait_condition(lambda: handle.done() or self._termination is not None)
+        run.note("partner_approval_started", detail=child_id)
+        await workflow.wait_condition(lambda: handle.done() or state.termination is not None)
         if not handle.done():
             await handle.signal(
-                "withdraw",
-                WithdrawInput(requested_by=self._termination_by(), reason="deal terminated"),
+                PartnerApprovalWorkflow.withdraw,
+                WithdrawInput(requested_by=run.termination_by(), reason="deal terminated"),
             )
             try:
                 await workflow.wait_condition(handle.done, timeout=timedelta(minutes=5))
@@ -99,77 +119,77 @@ class Contracting(TaskWaits):
         try:
             result = handle.result()
         except ChildWorkflowError as err:
-            self._note("partner_approval_failed", detail=f"{profile.partner_id}: {err.cause}")
+            run.note("partner_approval_failed", detail=f"{profile.partner_id}: {err.cause}")
             return None
-        self._note(f"partner_{result.outcome}", detail=profile.partner_id)
+        run.note(f"partner_{result.outcome}", detail=profile.partner_id)
         return result
 
     async def _collect_signatures(self) -> None:
         """Signature rounds until the contract is signed; a decline goes to the owner."""
         while True:
-            event = await self._signature_round_once()
+            event = await self._signature_round()
             if event.event == "completed":
                 return
             by = event.by or "a signatory"
-            if not workflow.patched("signature-decline-decision"):
+            if not workflow.patched(SIGNATURE_DECLINE_DECISION):
                 raise Cancelled(f"signature declined by {by}")
             await self._decide_after_decline(event, by)
 
-    async def _signature_round_once(self) -> SignatureEvent:
-        self._signature_round += 1
-        local = f"signature-{self._signature_round}"
-        ref = await self._activity(
-            REQUEST_SIGNATURE,
+    async def _signature_round(self) -> SignatureEvent:
+        run, state = self._run, self._run.state
+        state.signature_round += 1
+        local = f"signature-{state.signature_round}"
+        ref = await run.calls.request_signature(
             RequestSignatureInput(
-                idempotency_key=self._task_id(local),
-                deal_id=self._req.deal_id,
+                idempotency_key=run.task_id(local),
+                deal_id=run.req.deal_id,
                 workflow_id=workflow.info().workflow_id,
-                title=self._req.title,
-                partner_id=self._partner_id or "",
-                plan_version=self._plan_version,
+                title=run.req.title,
+                partner_id=state.partner_id or "",
+                plan_version=state.plan_version,
                 signatories=[
-                    Signatory(user=self._req.licensor_signatory, role="licensor"),
-                    Signatory(user=self._partner_contact or "", role="licensee"),
+                    Signatory(user=run.req.licensor_signatory, role="licensor"),
+                    Signatory(user=state.partner_contact or "", role="licensee"),
                 ],
-            ),
-            EnvelopeRef,
+            )
         )
-        self._envelope_id = ref.envelope_id
-        self._signature = None
-        self._note("signature_requested", detail=f"{ref.provider}:{ref.envelope_id}")
-        task = self._open(
+        state.envelope_id = ref.envelope_id
+        state.signature = None
+        run.note("signature_requested", detail=f"{ref.provider}:{ref.envelope_id}")
+        task = run.waits.open(
             local,
             TaskKind.SIGNATURE,
-            f"Sign the licensing contract of {self._req.title}",
-            [self._req.licensor_signatory, self._partner_contact or ""],
+            f"Sign the licensing contract of {run.req.title}",
+            [run.req.licensor_signatory, state.partner_contact or ""],
             SIGNATURE_DECISIONS,
         )
-        if await self._human_wait(task, lambda: self._signature is not None):
+        if await run.waits.wait(task, lambda: state.signature is not None):
             raise Cancelled("signature not completed in time")
-        event = self._signature
+        event = state.signature
         assert event is not None
         outcome = "signed" if event.event == "completed" else "declined"
-        self._board.close(task.task_id, outcome, by=event.by, detail=event.reason)
-        self._publish()
+        run.board.close(task.task_id, outcome, by=event.by, detail=event.reason)
+        run.publisher.publish()
         return event
 
     async def _decide_after_decline(self, event: SignatureEvent, by: str) -> None:
         """The owner decides `resend` (returns) or `cancel` (raises Cancelled)."""
+        run, state = self._run, self._run.state
         reason = event.reason or "no reason given"
         declined = f"signature declined by {by}: {reason}"
-        task = self._open(
-            f"signature-declined-{self._signature_round}",
+        task = run.waits.open(
+            f"signature-declined-{state.signature_round}",
             TaskKind.SIGNATURE_DECISION,
-            f"Contract of {self._req.title}: {declined}. Resend or cancel?",
-            self._owners(),
+            f"Contract of {run.req.title}: {declined}. Resend or cancel?",
+            run.owners(),
             SIGNATURE_DECLINE_DECISIONS,
         )
-        self._board.note(task.task_id, "signature_declined", by=event.by, detail=reason)
-        if await self._human_wait(task, lambda: task.task_id in self._decisions):
-            self._board.close(task.task_id, "cancel", detail="default at timeout")
+        run.board.note(task.task_id, "signature_declined", by=event.by, detail=reason)
+        if await run.waits.wait(task, lambda: task.task_id in state.decisions):
+            run.board.close(task.task_id, "cancel", detail="default at timeout")
             raise Cancelled(f"{declined}; no decision in time")
-        decision = self._take(task.task_id)
+        decision = run.take(task.task_id)
         if decision.decision == "cancel":
             comment = f" ({decision.comment})" if decision.comment else ""
             raise Cancelled(f"{declined}; cancelled by {decision.decided_by}{comment}")
-        self._note("signature_resent", by=decision.decided_by, detail=decision.comment)
+        run.note("signature_resent", by=decision.decided_by, detail=decision.comment)

@@ -9,71 +9,61 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from temporalio import workflow
-
-from domain.activity_io import RECORD_AUDIT, AuditEntry
-from domain.lifecycle import Stage, Statement
-from domain.royalty import open_year, to_cents
-from workflows.deal.task_waits import TaskWaits
+from domain.deal_state import Stage, Statement
+from domain.royalty import Amounts, open_year, to_cents
+from workflows.deal.run import DealRun
 
 
-class Endings(TaskWaits):
+class Endings:
     """Final statement, notifications and audit when the deal reaches a final stage."""
 
-    async def _terminate(self) -> None:
-        request = self._termination
+    def __init__(self, run: DealRun) -> None:
+        self._run = run
+
+    async def terminate(self) -> None:
+        run, state = self._run, self._run.state
+        request = state.termination
         assert request is not None
-        if self._launched_at is not None:
-            await self._issue(self._final_statement(), {"reason": request.reason})
-        if self._partner_contact is not None:
-            await self._notify(
-                self._partner_contact,
+        if state.launched_at is not None:
+            await run.calls.issue(self._final_statement(), {"reason": request.reason})
+        if state.partner_contact is not None:
+            await run.calls.notify(
+                state.partner_contact,
                 "deal_terminated",
-                f"Deal {self._req.title} was terminated: {request.reason}",
+                f"Deal {run.req.title} was terminated: {request.reason}",
                 "terminated",
             )
-        await self._finish(Stage.TERMINATED, request.reason, by=request.requested_by)
+        await self.finish(Stage.TERMINATED, request.reason, by=request.requested_by)
 
     def _final_statement(self) -> Statement:
-        schedule, terms = self._req.schedule, self._req.terms
-        year = self._contract_year()
-        ledger = self._ledger
+        run, state = self._run, self._run.state
+        schedule, terms = run.req.schedule, run.req.terms
+        year = run.contract_year()
+        ledger = state.ledger
         if ledger is None or ledger.contract_year != year:
             ledger = open_year(year, terms)
         ended = [
-            p for p in self._periods.values() if p.contract_year == year and p.status != "open"
+            p for p in state.periods.values() if p.contract_year == year and p.status != "open"
         ]
         pro_rata = to_cents(
             terms.minimum_guarantee_per_year * Decimal(len(ended)) / schedule.periods_per_year
         )
         covered = max(to_cents(ledger.earned), ledger.advance_credit, ledger.invoiced)
-        return Statement(
-            statement_id=f"{self._req.deal_id}:final",
-            kind="final",
-            contract_year=year,
+        amounts = Amounts(
             net_sales=ledger.ytd_net_sales,
             royalty_earned=to_cents(ledger.earned),
             guaranteed_due=pro_rata,
             amount_due=max(Decimal(0), pro_rata - covered),
-            currency=terms.currency,
-            issued_at=workflow.now(),
         )
+        return run.statement("final", "final", year, amounts)
 
-    async def _finish(self, stage: Stage, reason: str, *, by: str | None = None) -> None:
-        for task in self._board.open_tasks():
-            self._board.close(task.task_id, "cancelled", detail=stage.value)
-        self._reason = reason
-        await self._enter(stage, reason, by=by)
-        await self._notify(self._owners()[0], f"deal_{stage.value}", reason, stage.value)
-        await self._activity(
-            RECORD_AUDIT,
-            AuditEntry(
-                idempotency_key=f"{workflow.info().workflow_id}:{stage.value}",
-                actor=by or "licenseflow",
-                action=f"deal.{stage.value}",
-                deal_id=self._req.deal_id,
-                workflow_id=workflow.info().workflow_id,
-                detail={"reason": reason},
-            ),
-            bool,
+    async def finish(self, stage: Stage, reason: str, *, by: str | None = None) -> None:
+        run = self._run
+        for task in run.board.open_tasks():
+            run.board.close(task.task_id, "cancelled", detail=stage.value)
+        run.state.reason = reason
+        await run.enter(stage, reason, by=by)
+        await run.calls.notify(run.owners()[0], f"deal_{stage.value}", reason, stage.value)
+        await run.calls.audit(
+            stage.value, by or "licenseflow", f"deal.{stage.value}", {"reason": reason}
         )

@@ -1,96 +1,137 @@
-"""Maintenance: KPI reviews (scheduled or early), renewal at term end, continue-as-new."""
+"""Monitoring and maintenance, period after period: KPI reviews (scheduled or early),
+the contract-year close, renewal at term end, and continue-as-new at each year boundary.
+
+Rules: a review nobody decides continues the deal; a renewal nobody decides lets it
+expire; `amend` replaces the plan as the next version; `terminate` ends the deal with its
+final statement. The run continues as new after each closed contract year (or earlier
+when Temporal suggests it), carrying the state object whole.
+"""
 
 from __future__ import annotations
 
 from temporalio import workflow
 
 from domain.deal import Plan
-from domain.deal_messages import (
-    COMPILE_REVIEW,
-    RENEWAL_DECISIONS,
-    REVIEW_DECISIONS,
-    ReviewInput,
-    ReviewPack,
-)
+from domain.deal_activity_io import ReviewInput
+from domain.deal_messages import RENEWAL_DECISIONS, REVIEW_DECISIONS, TerminateInput
+from domain.deal_state import DealRunInput, Stage
 from domain.kpi import early_review_due
-from domain.lifecycle import Stage, TerminateInput
+from domain.royalty import open_year
+from domain.schedule import contract_year_of, is_review_period, is_year_end
 from domain.tasks import TaskKind
+from workflows.deal.periods import Periods
+from workflows.deal.run import DealRun
 from workflows.deal.stops import Terminated
-from workflows.deal.task_waits import TaskWaits
+from workflows.patches import CORRECTIONS_BEFORE_YEAR_CLOSE
 
 
-class Maintenance(TaskWaits):
-    """Reviews and renewal decisions; continue-as-new at a contract-year boundary."""
+class Maintenance:
+    """Run the licensed term: periods, reviews, year ends, renewal."""
 
-    def _early_review_due(self) -> bool:
-        return early_review_due(self._kpi_history)
+    def __init__(self, run: DealRun, periods: Periods) -> None:
+        self._run = run
+        self._periods = periods
+
+    async def operate(self) -> None:
+        """Monitoring until the term ends (or the run continues as new)."""
+        run, state = self._run, self._run.state
+        schedule = run.req.schedule
+        while state.next_period <= state.term_periods:
+            period = state.next_period
+            year = contract_year_of(period, schedule.periods_per_year)
+            if state.ledger is None or state.ledger.contract_year != year:
+                state.ledger = open_year(year, run.req.terms)
+            await self._periods.run_period(period)
+            state.next_period = period + 1
+            early = early_review_due(state.kpi_history)
+            if is_review_period(period, schedule.periods_per_review) or early:
+                await self._review(period, early=early)
+            if is_year_end(period, schedule.periods_per_year):
+                # Reports received during the year-end review belong to the closing year.
+                if state.corrections and workflow.patched(CORRECTIONS_BEFORE_YEAR_CLOSE):
+                    await self._periods.apply_corrections()
+                await self._periods.close_year()
+                if period == state.term_periods:
+                    await self._renewal(year)
+                if state.next_period <= state.term_periods:
+                    await self._continue_as_new()
+            elif workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
 
     async def _review(self, period: int, *, early: bool) -> None:
-        await self._enter(Stage.MAINTENANCE, f"{'early ' if early else ''}review after {period}")
-        record = self._periods[period]
-        pack = await self._activity(
-            COMPILE_REVIEW,
+        run, state = self._run, self._run.state
+        await run.enter(Stage.MAINTENANCE, f"{'early ' if early else ''}review after {period}")
+        record = state.periods[period]
+        pack = await run.calls.compile_review(
             ReviewInput(
-                deal_id=self._req.deal_id,
+                deal_id=run.req.deal_id,
                 period=period,
                 contract_year=record.contract_year,
-                partner_id=self._partner_id or "",
+                partner_id=state.partner_id or "",
                 early=early,
-                periods=[p for p in self._periods.values() if p.status != "open"],
-            ),
-            ReviewPack,
+                periods=[p for p in state.periods.values() if p.status != "open"],
+            )
         )
-        self._kpi_history.clear()
-        task = self._open(
+        state.kpi_history.clear()
+        task = run.waits.open(
             f"review-{period}",
             TaskKind.REVIEW_DECISION,
             pack.summary,
-            self._owners(),
+            run.owners(),
             REVIEW_DECISIONS,
-            version=self._plan_version,
+            version=state.plan_version,
         )
-        if await self._human_wait(task, lambda: task.task_id in self._decisions):
-            self._board.close(task.task_id, "continue", detail="default at timeout")
-            self._note("review_default_continue", detail=task.task_id)
+        if await run.waits.wait(task, lambda: task.task_id in state.decisions):
+            run.board.close(task.task_id, "continue", detail="default at timeout")
+            run.note("review_default_continue", detail=task.task_id)
         else:
-            decision = self._take(task.task_id)
+            decision = run.take(task.task_id)
             if decision.decision == "terminate":
-                self._termination = TerminateInput(
+                state.termination = TerminateInput(
                     requested_by=decision.decided_by,
                     reason=decision.comment or f"terminated at review {period}",
                 )
                 raise Terminated()
             if decision.decision == "amend" and decision.plan is not None:
                 self._amend(decision.plan, decision.decided_by)
-        await self._enter(Stage.MONITORING, f"review {period} done")
+        await run.enter(Stage.MONITORING, f"review {period} done")
 
     def _amend(self, plan: Plan, by: str) -> None:
-        self._plan = plan
-        self._plan_version += 1
-        self._note("plan_amended", by=by, detail=f"plan v{self._plan_version}")
+        state = self._run.state
+        state.plan = plan
+        state.plan_version += 1
+        self._run.note("plan_amended", by=by, detail=f"plan v{state.plan_version}")
 
     async def _renewal(self, year: int) -> None:
-        await self._enter(Stage.MAINTENANCE, "term end: renewal decision")
-        task = self._open(
+        run, state = self._run, self._run.state
+        await run.enter(Stage.MAINTENANCE, "term end: renewal decision")
+        task = run.waits.open(
             f"renewal-{year}",
             TaskKind.RENEWAL_DECISION,
-            f"Renew {self._req.title} or let it expire",
-            self._owners(),
+            f"Renew {run.req.title} or let it expire",
+            run.owners(),
             RENEWAL_DECISIONS,
         )
-        if await self._human_wait(task, lambda: task.task_id in self._decisions):
-            self._board.close(task.task_id, "expire", detail="default at timeout")
-            self._note("renewal_default_expire", detail=task.task_id)
+        if await run.waits.wait(task, lambda: task.task_id in state.decisions):
+            run.board.close(task.task_id, "expire", detail="default at timeout")
+            run.note("renewal_default_expire", detail=task.task_id)
             return
-        decision = self._take(task.task_id)
+        decision = run.take(task.task_id)
         if decision.decision == "renew" and decision.renew_periods:
-            self._term_periods += decision.renew_periods
-            self._note("renewed", by=decision.decided_by, detail=f"+{decision.renew_periods}")
-            await self._enter(Stage.MONITORING, f"renewed to {self._term_periods} periods")
+            state.term_periods += decision.renew_periods
+            run.note("renewed", by=decision.decided_by, detail=f"+{decision.renew_periods}")
+            await run.enter(Stage.MONITORING, f"renewed to {state.term_periods} periods")
 
     async def _continue_as_new(self) -> None:
+        """After every handler has finished: the next run gets the state object whole."""
+        run, state = self._run, self._run.state
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() or self._termination is not None
+            lambda: workflow.all_handlers_finished() or state.termination is not None
         )
-        self._raise_if_terminating()
-        workflow.continue_as_new(self._carry_over())
+        run.raise_if_terminating()
+        workflow.continue_as_new(
+            DealRunInput(
+                request=run.req,
+                carry=state.for_next_run(run.req.schedule.periods_per_year),
+            )
+        )

@@ -19,73 +19,77 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from domain.lifecycle import KpiStatus, PeriodRecord, Statement, YearSummary
+from domain.deal_state import KpiStatus, PeriodRecord, YearSummary
 from domain.royalty import apply_period, close_year
 from domain.schedule import contract_year_of, period_end, period_start, report_due
-from workflows.deal.task_waits import TaskWaits
-
-CHECK_STORE_WHEN_UNSIGNALLED = "check-store-when-report-unsignalled"
-"""Patch id: histories recorded before it marked such periods missing without a check."""
+from workflows.deal.run import DealRun
+from workflows.patches import CHECK_STORE_WHEN_UNSIGNALLED, RECHECK_REPORT_RECEIVED_DURING_CHECK
 
 
-class Periods(TaskWaits):
+class Periods:
     """Run one period at a time; book statements through the contract-year ledger."""
 
-    async def _run_period(self, n: int) -> None:
-        schedule, launch = self._req.schedule, self._launched_at
+    def __init__(self, run: DealRun) -> None:
+        self._run = run
+
+    async def run_period(self, n: int) -> None:
+        run, state = self._run, self._run.state
+        schedule, launch = run.req.schedule, state.launched_at
         assert launch is not None
         ends = period_end(launch, schedule.period, n)
         due = report_due(ends, schedule.report_grace)
-        self._periods[n] = PeriodRecord(
+        state.periods[n] = PeriodRecord(
             period=n,
             contract_year=contract_year_of(n, schedule.periods_per_year),
             starts_at=period_start(launch, schedule.period, n),
             ends_at=ends,
             report_due_at=due,
         )
-        self._publish()
-        await self._wait_until(lambda: False, ends)
-        if not await self._wait_until(lambda: n in self._reports, ends + (due - ends) / 2):
-            self._note("report_reminder", detail=f"period {n}")
-            await self._notify(
-                self._partner_contact or self._owners()[0],
+        run.publisher.publish()
+        await self.wait_until(lambda: False, ends)
+        if not await self.wait_until(lambda: state.has_report(n), ends + (due - ends) / 2):
+            run.note("report_reminder", detail=f"period {n}")
+            await run.calls.notify(
+                state.partner_contact or run.owners()[0],
                 "report_reminder",
                 f"Sales report for period {n} is due {due.isoformat()}",
                 f"report-{n}",
             )
-            await self._wait_until(lambda: n in self._reports, due)
-        signalled = n in self._reports
+            await self.wait_until(lambda: state.has_report(n), due)
+        signalled = state.has_report(n)
         # A report stored in Postgres whose signal never arrived (the API died in between)
         # is still found by the check at the due date.
         if (
             signalled or workflow.patched(CHECK_STORE_WHEN_UNSIGNALLED)
         ) and await self._check_period(n):
             if not signalled:
-                self._note("report_found_unsignalled", detail=f"period {n}")
+                run.note("report_found_unsignalled", detail=f"period {n}")
             return
         self._mark_missing(n)
 
     def _mark_missing(self, n: int) -> None:
-        self._periods[n] = self._periods[n].model_copy(
+        run, state = self._run, self._run.state
+        state.periods[n] = state.periods[n].model_copy(
             update={"status": "missing", "kpi_status": KpiStatus.MISSING}
         )
-        self._kpi_history.append(KpiStatus.MISSING)
-        self._kpi_status = KpiStatus.MISSING
-        self._note("report_missing", detail=f"period {n}")
-        self._publish()
+        state.kpi_history.append(KpiStatus.MISSING)
+        state.kpi_status = KpiStatus.MISSING
+        run.note("report_missing", detail=f"period {n}")
+        run.publisher.publish()
 
     async def _check_period(self, n: int) -> bool:
         """Check period n's latest report and invoice it; False when no report is stored."""
-        result = await self._check(n)
+        run, state = self._run, self._run.state
+        result = await run.calls.check(n)
         if not result.report_exists:
-            self._note("report_not_found", detail=f"period {n}")
+            run.note("report_not_found", detail=f"period {n}")
             return False
-        record, ledger = self._periods[n], self._ledger
+        record, ledger = state.periods[n], state.ledger
         assert ledger is not None
-        self._ledger, charge = apply_period(
-            ledger, result.check.net_sales, self._req.terms, record.contract_year
+        state.ledger, charge = apply_period(
+            ledger, result.check.net_sales, run.req.terms, record.contract_year
         )
-        self._periods[n] = record.model_copy(
+        state.periods[n] = record.model_copy(
             update={
                 "status": "checked",
                 "net_sales": result.check.net_sales,
@@ -95,52 +99,44 @@ class Periods(TaskWaits):
                 "report_version": result.version,
             }
         )
-        received = self._reports.get(n, 0)
-        if received > (result.version or 0) and n not in self._corrections:
+        received = state.latest_report(n)
+        if received > (result.version or 0) and n not in state.corrections:
             # A newer version arrived while this check ran: re-check it at the next wake-up.
-            if workflow.patched("recheck-report-received-during-check"):
-                self._corrections.append(n)
+            if workflow.patched(RECHECK_REPORT_RECEIVED_DURING_CHECK):
+                state.corrections.append(n)
         if record.status != "missing":
-            self._kpi_history.append(result.kpi_status)
-        self._kpi_status = result.kpi_status
-        await self._issue(
-            Statement(
-                statement_id=f"{self._req.deal_id}:y{record.contract_year}:p{n}",
-                kind="period",
-                contract_year=record.contract_year,
-                period=n,
-                net_sales=result.check.net_sales,
-                royalty_earned=charge.royalty_earned,
-                guaranteed_due=charge.guaranteed_due,
-                amount_due=charge.amount_due,
-                currency=self._req.terms.currency,
-                issued_at=workflow.now(),
+            state.kpi_history.append(result.kpi_status)
+        state.kpi_status = result.kpi_status
+        await run.calls.issue(
+            run.statement(
+                f"y{record.contract_year}:p{n}", "period", record.contract_year, charge, period=n
             ),
             {"report_version": result.version, "earned_to_date": str(charge.earned_to_date)},
         )
         if result.check.unlicensed_lines:
-            self._note(
+            run.note(
                 "unlicensed_sales",
                 detail=f"period {n}: {result.check.unlicensed_net_sales} outside the scope",
             )
-            await self._notify(
-                self._owners()[0],
+            await run.calls.notify(
+                run.owners()[0],
                 "unlicensed_sales",
                 f"Unlicensed sales in period {n}: {result.check.unlicensed_net_sales}",
                 f"unlicensed-{n}-v{result.version}",
             )
-        self._note("period_checked", detail=f"period {n}: {result.kpi_status.value}")
-        self._publish()
+        run.note("period_checked", detail=f"period {n}: {result.kpi_status.value}")
+        run.publisher.publish()
         return True
 
-    async def _apply_corrections(self) -> None:
-        while self._corrections:
-            n = self._corrections.pop(0)
-            record = self._periods.get(n)
-            if record is None or self._ledger is None:
+    async def apply_corrections(self) -> None:
+        run, state = self._run, self._run.state
+        while state.corrections:
+            n = state.corrections.pop(0)
+            record = state.periods.get(n)
+            if record is None or state.ledger is None:
                 continue
-            if record.contract_year != self._ledger.contract_year:
-                self._note("correction_ignored", detail=f"period {n}: contract year closed")
+            if record.contract_year != state.ledger.contract_year:
+                run.note("correction_ignored", detail=f"period {n}: contract year closed")
                 continue
             if record.status == "missing":
                 await self._check_period(n)
@@ -148,13 +144,14 @@ class Periods(TaskWaits):
             await self._adjust(record)
 
     async def _adjust(self, record: PeriodRecord) -> None:
-        result = await self._check(record.period)
+        run, state = self._run, self._run.state
+        result = await run.calls.check(record.period)
         if not result.report_exists or result.version == record.report_version:
             return
         delta = result.check.net_sales - record.net_sales
-        ledger = self._ledger
+        ledger = state.ledger
         assert ledger is not None
-        self._periods[record.period] = record.model_copy(
+        state.periods[record.period] = record.model_copy(
             update={
                 "net_sales": result.check.net_sales,
                 "unlicensed_net_sales": result.check.unlicensed_net_sales,
@@ -163,52 +160,32 @@ class Periods(TaskWaits):
             }
         )
         if delta == 0:
-            self._note("correction_no_change", detail=f"period {record.period} v{result.version}")
+            run.note("correction_no_change", detail=f"period {record.period} v{result.version}")
             return
-        self._ledger, charge = apply_period(ledger, delta, self._req.terms, record.contract_year)
-        self._periods[record.period] = self._periods[record.period].model_copy(
+        state.ledger, charge = apply_period(ledger, delta, run.req.terms, record.contract_year)
+        state.periods[record.period] = state.periods[record.period].model_copy(
             update={"royalty_earned": record.royalty_earned + charge.royalty_earned}
         )
-        await self._issue(
-            Statement(
-                statement_id=(
-                    f"{self._req.deal_id}:y{record.contract_year}:p{record.period}"
-                    f":v{result.version}"
-                ),
-                kind="period",
-                contract_year=record.contract_year,
-                period=record.period,
-                net_sales=delta,
-                royalty_earned=charge.royalty_earned,
-                guaranteed_due=charge.guaranteed_due,
-                amount_due=charge.amount_due,
-                currency=self._req.terms.currency,
-                issued_at=workflow.now(),
+        year, period = record.contract_year, record.period
+        await run.calls.issue(
+            run.statement(
+                f"y{year}:p{period}:v{result.version}", "period", year, charge, period=period
             ),
             {"adjustment": True, "report_version": result.version},
         )
-        self._note("correction_applied", detail=f"period {record.period}: {delta:+}")
+        run.note("correction_applied", detail=f"period {record.period}: {delta:+}")
 
-    async def _close_year(self) -> None:
-        ledger = self._ledger
+    async def close_year(self) -> None:
+        run, state = self._run, self._run.state
+        ledger = state.ledger
         assert ledger is not None
-        true_up = close_year(ledger, self._req.terms)
+        true_up = close_year(ledger, run.req.terms)
         year = ledger.contract_year
-        await self._issue(
-            Statement(
-                statement_id=f"{self._req.deal_id}:y{year}:true-up",
-                kind="true_up",
-                contract_year=year,
-                net_sales=true_up.ytd_net_sales,
-                royalty_earned=true_up.earned,
-                guaranteed_due=true_up.minimum_guarantee,
-                amount_due=true_up.amount_due,
-                currency=self._req.terms.currency,
-                issued_at=workflow.now(),
-            ),
+        await run.calls.issue(
+            run.statement(f"y{year}:true-up", "true_up", year, true_up.amounts()),
             {"invoiced": str(true_up.invoiced), "advance_credit": str(true_up.advance_credit)},
         )
-        self._years.append(
+        state.years.append(
             YearSummary(
                 contract_year=year,
                 net_sales=true_up.ytd_net_sales,
@@ -217,13 +194,14 @@ class Periods(TaskWaits):
                 true_up=true_up.amount_due,
             )
         )
-        self._note("year_closed", detail=f"year {year}: true-up {true_up.amount_due}")
+        run.note("year_closed", detail=f"year {year}: true-up {true_up.amount_due}")
 
-    async def _wait_until(self, cond: Callable[[], bool], deadline: datetime) -> bool:
+    async def wait_until(self, cond: Callable[[], bool], deadline: datetime) -> bool:
         """Wait for `cond()` until `deadline`, applying report corrections meanwhile."""
+        run, state = self._run, self._run.state
         while True:
-            self._raise_if_terminating()
-            await self._apply_corrections()
+            run.raise_if_terminating()
+            await self.apply_corrections()
             if cond():
                 return True
             remaining = deadline - workflow.now()
@@ -231,9 +209,9 @@ class Periods(TaskWaits):
                 return False
             try:
                 await workflow.wait_condition(
-                    lambda: cond() or self._termination is not None or bool(self._corrections),
+                    lambda: cond() or state.termination is not None or bool(state.corrections),
                     timeout=remaining,
                 )
             except TimeoutError:
-                self._raise_if_terminating()
+                run.raise_if_terminating()
                 return cond()

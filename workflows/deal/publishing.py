@@ -1,13 +1,12 @@
-"""What the deal shows outside: search attributes, current details, the `state` query,
-and stage transitions (which also sync the read model).
-"""
+"""What the deal shows outside: search attributes, current details and the `state` view."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from temporalio import workflow
 
-from domain.lifecycle import DealState, Stage
-from workflows.deal.activity_calls import ActivityCalls
+from domain.deal_state import DealState
 from workflows.search_attributes import (
     DEAL_OWNER,
     DEAL_STAGE,
@@ -16,77 +15,75 @@ from workflows.search_attributes import (
     PENDING_APPROVERS,
 )
 
+if TYPE_CHECKING:
+    from workflows.deal.run import DealRun
 
-class Publishing(ActivityCalls):
-    """Publish the deal after every transition; answer the `state` query."""
 
-    async def _enter(self, stage: Stage, note: str, *, by: str | None = None) -> None:
-        self._stage = stage
-        self._note(f"stage:{stage.value}", by=by, detail=note)
-        self._publish()
-        await self._sync()
+class Publisher:
+    """Publish the deal after every transition; build the `state` query answer."""
 
-    def _publish(self) -> None:
+    def __init__(self, run: DealRun) -> None:
+        self._run = run
+
+    def publish(self) -> None:
         """Search attributes and current details, after every transition."""
-        pending = self._board.pending_approvers()
+        req, state = self._run.req, self._run.state
+        pending = self._run.board.pending_approvers()
         workflow.upsert_search_attributes(
             [
-                DEAL_STAGE.value_set(self._stage.value),
-                KPI_STATUS.value_set(self._kpi_status.value),
-                DEAL_OWNER.value_set(self._req.owner)
-                if self._req.owner
-                else DEAL_OWNER.value_unset(),
-                LICENSING_PARTNER.value_set(self._partner_id)
-                if self._partner_id
+                DEAL_STAGE.value_set(state.stage.value),
+                KPI_STATUS.value_set(state.kpi_status.value),
+                DEAL_OWNER.value_set(req.owner) if req.owner else DEAL_OWNER.value_unset(),
+                LICENSING_PARTNER.value_set(state.partner_id)
+                if state.partner_id
                 else LICENSING_PARTNER.value_unset(),
                 PENDING_APPROVERS.value_set(pending)
                 if pending
                 else PENDING_APPROVERS.value_unset(),
             ]
         )
-        workflow.set_current_details(self._details())
+        workflow.set_current_details(self.details())
 
-    def _details(self) -> str:
+    def details(self) -> str:
+        req, state = self._run.req, self._run.state
         lines = [
-            f"**{self._req.title}** (`{self._req.deal_id}`)",
-            f"- stage: **{self._stage.value}**, plan v{self._plan_version}",
-            f"- partner: {self._partner_id or '-'}, KPI: {self._kpi_status.value}",
+            f"**{req.title}** (`{req.deal_id}`)",
+            f"- stage: **{state.stage.value}**, plan v{state.plan_version}",
+            f"- partner: {state.partner_id or '-'}, KPI: {state.kpi_status.value}",
         ]
-        if self._launched_at is not None:
+        if state.launched_at is not None:
             lines.append(
-                f"- period {min(self._next_period, self._term_periods)}/{self._term_periods},"
-                f" contract year {self._contract_year()}"
+                f"- period {min(state.next_period, state.term_periods)}/{state.term_periods},"
+                f" contract year {self._run.contract_year()}"
             )
-        for task in self._board.open_tasks():
+        for task in self._run.board.open_tasks():
             lines.append(f"- open task `{task.task_id}` for {', '.join(task.assignees)}")
-        if self._reason:
-            lines.append(f"- reason: {self._reason}")
+        if state.reason:
+            lines.append(f"- reason: {state.reason}")
         return "\n".join(lines)
 
-    # ---- query ---------------------------------------------------------------------------
-
-    @workflow.query
-    def state(self) -> DealState:
+    def view(self) -> DealState:
         """The full state: stage, open tasks, periods, statements, history."""
+        req, state = self._run.req, self._run.state
         return DealState(
-            deal_id=self._req.deal_id,
-            title=self._req.title,
-            owner=self._req.owner,
-            stage=self._stage,
-            partner_id=self._partner_id,
-            plan_version=self._plan_version,
-            plan=self._plan,
-            kpis=self._plan.kpis,
-            kpi_status=self._kpi_status,
-            launched_at=self._launched_at,
-            contract_year=self._contract_year(),
-            term_periods=self._term_periods,
-            open_tasks=self._board.open_tasks(),
-            periods=sorted(self._periods.values(), key=lambda p: p.period),
-            statements=self._statements,
-            history=self._history,
-            envelope_id=self._envelope_id,
-            request=self._req,
-            years=self._years,
-            next_period=self._next_period,
+            deal_id=req.deal_id,
+            title=req.title,
+            owner=req.owner,
+            stage=state.stage,
+            partner_id=state.partner_id,
+            plan_version=state.plan_version,
+            plan=state.plan,
+            kpis=state.plan.kpis,
+            kpi_status=state.kpi_status,
+            launched_at=state.launched_at,
+            contract_year=self._run.contract_year(),
+            term_periods=state.term_periods,
+            open_tasks=self._run.board.open_tasks(),
+            periods=sorted(state.periods.values(), key=lambda p: p.period),
+            statements=state.statements,
+            history=state.history,
+            envelope_id=state.envelope_id,
+            request=req,
+            years=state.years,
+            next_period=state.next_period,
         )

@@ -1,10 +1,6 @@
-"""Exceptions that stop the deal lifecycle, and the validators' refusal helper."""
+"""Exceptions that stop the deal lifecycle where it is."""
 
 from __future__ import annotations
-
-from temporalio.exceptions import ApplicationError
-
-from domain import errors
 
 
 class Terminated(Exception):
@@ -17,8 +13,3 @@ class Cancelled(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def refuse(message: str, kind: str, field: str | None = None) -> ApplicationError:
-    """A non-retryable business refusal of type `kind` (see `domain.errors`), naming `field`."""
-    return ApplicationError(message, *errors.field_detail(field), type=kind, non_retryable=True)

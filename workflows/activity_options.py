@@ -1,0 +1,69 @@
+"""Activity options per kind of activity, shared by every workflow, and typed calls.
+
+Workflows call activities by reference (`DealActivities.check_sales`), never by name; the
+activity classes are imported through the sandbox untouched (they are not run there).
+
+Retry: transient failures retry without an attempt cap, backing off to one try every 30 s,
+so an outage of any length delays a deal but never fails it. Business and data refusals
+are non-retryable `ApplicationError`s and reach the workflow at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from activities.approval import ApprovalActivities
+    from activities.common import CommonActivities
+    from activities.deal import DealActivities
+    from activities.signing import SigningActivities
+
+__all__ = [
+    "EXTERNAL",
+    "LOOKUP",
+    "STORE",
+    "ActivityOptions",
+    "ApprovalActivities",
+    "CommonActivities",
+    "DealActivities",
+    "SigningActivities",
+    "call",
+]
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+
+RETRY_WITHOUT_CAP = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30)
+)
+
+
+@dataclass(frozen=True)
+class ActivityOptions:
+    """Timeout and retry of one kind of activity."""
+
+    start_to_close: timedelta
+    retry: RetryPolicy = field(default_factory=lambda: RETRY_WITHOUT_CAP)
+
+
+STORE = ActivityOptions(start_to_close=timedelta(seconds=30))
+"""Postgres writes: read model, statements, audit rows, the notification outbox."""
+LOOKUP = ActivityOptions(start_to_close=timedelta(seconds=30))
+"""Postgres reads and checks: partner profile, screening, sales check, review pack."""
+EXTERNAL = ActivityOptions(start_to_close=timedelta(seconds=30))
+"""Calls to outside providers: the e-signature envelope."""
+
+
+async def call(
+    method: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT, options: ActivityOptions
+) -> ResultT:
+    """Run one activity method with the options of its kind."""
+    return await workflow.execute_activity_method(
+        method, arg, start_to_close_timeout=options.start_to_close, retry_policy=options.retry
+    )

@@ -1,0 +1,129 @@
+"""The deal's activity calls: read model, partner, sales check, statements, notifications."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+from domain.activity_io import AuditEntry, Notification
+from domain.deal_activity_io import (
+    DealReadModelInput,
+    EnvelopeRef,
+    IssueStatementInput,
+    LoadPartnerInput,
+    RequestSignatureInput,
+    ReviewInput,
+    ReviewPack,
+    SalesCheckInput,
+    SalesCheckResult,
+)
+from domain.deal_state import Statement
+from domain.partner import PartnerProfile
+from workflows.activity_options import (
+    EXTERNAL,
+    LOOKUP,
+    STORE,
+    CommonActivities,
+    DealActivities,
+    SigningActivities,
+    call,
+)
+
+if TYPE_CHECKING:
+    from workflows.deal.run import DealRun
+
+
+class DealCalls:
+    """Every activity the deal workflow runs, with its idempotency key made here."""
+
+    def __init__(self, run: DealRun) -> None:
+        self._run = run
+
+    async def sync(self) -> None:
+        """Move the read model; the first call also creates it with its `deal.create` row."""
+        run, state = self._run, self._run.state
+        created = state.read_model_created
+        await call(
+            DealActivities.sync_deal_read_model,
+            DealReadModelInput(
+                deal_id=run.req.deal_id,
+                workflow_id=workflow.info().workflow_id,
+                stage=state.stage,
+                partner_id=state.partner_id,
+                kpi_status=state.kpi_status,
+                request=None if created else run.req,
+                created_by=None if created else run.created_by,
+                request_id=None if created else run.request_id,
+            ),
+            STORE,
+        )
+        state.read_model_created = True
+
+    async def load_partner(self, partner_id: str) -> PartnerProfile | None:
+        """The stored profile; None (noted) when it cannot be loaded."""
+        try:
+            return await call(
+                DealActivities.load_partner, LoadPartnerInput(partner_id=partner_id), LOOKUP
+            )
+        except ActivityError as err:
+            self._run.note("partner_unavailable", detail=f"{partner_id}: {err.cause}")
+            return None
+
+    async def check(self, period: int) -> SalesCheckResult:
+        plan = self._run.state.plan
+        return await call(
+            DealActivities.check_sales,
+            SalesCheckInput(
+                deal_id=self._run.req.deal_id, period=period, scope=plan.scope, kpis=plan.kpis
+            ),
+            LOOKUP,
+        )
+
+    async def issue(self, statement: Statement, detail: dict[str, Any]) -> None:
+        self._run.state.statements.append(statement)
+        await call(
+            DealActivities.issue_statement,
+            IssueStatementInput(deal_id=self._run.req.deal_id, statement=statement, detail=detail),
+            STORE,
+        )
+        self._run.note(
+            "statement_issued", detail=f"{statement.statement_id}: {statement.amount_due}"
+        )
+
+    async def compile_review(self, inp: ReviewInput) -> ReviewPack:
+        return await call(DealActivities.compile_review, inp, LOOKUP)
+
+    async def request_signature(self, inp: RequestSignatureInput) -> EnvelopeRef:
+        return await call(SigningActivities.request_signature, inp, EXTERNAL)
+
+    async def notify(self, recipient: str, kind: str, subject: str, key: str) -> None:
+        workflow_id = workflow.info().workflow_id
+        await call(
+            CommonActivities.send_notification,
+            Notification(
+                idempotency_key=f"{workflow_id}:{kind}:{key}:{recipient}",
+                recipient=recipient,
+                kind=kind,
+                subject=subject,
+                deal_id=self._run.req.deal_id,
+                workflow_id=workflow_id,
+            ),
+            STORE,
+        )
+
+    async def audit(self, key: str, actor: str, action: str, detail: dict[str, Any]) -> None:
+        workflow_id = workflow.info().workflow_id
+        await call(
+            CommonActivities.record_audit,
+            AuditEntry(
+                idempotency_key=f"{workflow_id}:{key}",
+                actor=actor,
+                action=action,
+                deal_id=self._run.req.deal_id,
+                workflow_id=workflow_id,
+                detail=detail,
+            ),
+            STORE,
+        )

@@ -1,0 +1,66 @@
+"""Needs analysis and planning: the owner's needs, then plan approval (reject -> revise).
+
+Rules: each human wait expires after the decision SLA's reminder and escalation and then
+cancels the deal; a rejected plan goes back to the owner as a `plan_revision` task and the
+revised plan is approved as the next version.
+"""
+
+from __future__ import annotations
+
+from domain.deal_messages import PLAN_DECISIONS, REVISE_PLAN, SUBMIT_NEEDS
+from domain.deal_state import Stage
+from domain.tasks import TaskKind
+from workflows.deal.run import DealRun
+from workflows.deal.stops import Cancelled
+
+
+class Planning:
+    """The stages before a partner is approached."""
+
+    def __init__(self, run: DealRun) -> None:
+        self._run = run
+
+    async def needs_analysis(self) -> None:
+        run, state = self._run, self._run.state
+        await run.calls.sync()
+        if state.needs is None:
+            task = run.waits.open(
+                "needs",
+                TaskKind.NEEDS,
+                "Submit the needs analysis (objectives and audience)",
+                run.owners(),
+                [SUBMIT_NEEDS],
+            )
+            if await run.waits.wait(task, lambda: state.needs is not None):
+                raise Cancelled("needs analysis not submitted in time")
+        await run.enter(Stage.PLANNING, "needs analysed")
+
+    async def planning(self) -> None:
+        run, state = self._run, self._run.state
+        while True:
+            local = f"plan-v{state.plan_version}"
+            task = run.board.get(run.task_id(local)) or run.waits.open(
+                local,
+                TaskKind.PLAN_APPROVAL,
+                f"Approve plan v{state.plan_version} of {run.req.title}",
+                list(run.req.plan_approvers),
+                PLAN_DECISIONS,
+                version=state.plan_version,
+            )
+            if await run.waits.wait(task, lambda t=task.task_id: t in state.decisions):
+                raise Cancelled(f"plan v{state.plan_version} not approved in time")
+            decision = run.take(task.task_id)
+            if decision.decision == "approve":
+                break
+            revision = run.waits.open(
+                f"revise-v{state.plan_version}",
+                TaskKind.PLAN_REVISION,
+                f"Revise plan v{state.plan_version}: {decision.comment}",
+                run.owners(),
+                [REVISE_PLAN],
+                version=state.plan_version,
+            )
+            rejected = state.plan_version
+            if await run.waits.wait(revision, lambda r=rejected: state.plan_version > r):
+                raise Cancelled(f"plan v{rejected} rejected and not revised in time")
+        await run.enter(Stage.IMPLEMENTATION, f"plan v{state.plan_version} approved")

@@ -1,0 +1,98 @@
+"""`DealRun`: one run of a deal - its request, its state object and the helpers acting on
+them. Stage helpers receive the run; nothing else holds deal state."""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+from domain.common import HistoryEntry
+from domain.deal_messages import TaskDecisionInput
+from domain.deal_state import (
+    HISTORY_IN_MEMORY,
+    DealRunInput,
+    DealWorkflowState,
+    Stage,
+    Statement,
+    StatementKind,
+)
+from domain.royalty import Amounts
+from workflows.deal.calls import DealCalls
+from workflows.deal.publishing import Publisher
+from workflows.deal.stops import Terminated
+from workflows.deal.task_waits import TaskWaits
+from workflows.human_tasks import TaskBoard
+
+
+class DealRun:
+    """The request, the one state object, the task board and the held helpers."""
+
+    def __init__(self, params: DealRunInput) -> None:
+        self.req = params.request
+        self.state = params.carry or DealWorkflowState.first_run(params.request)
+        self.created_by = params.created_by
+        self.request_id = params.request_id
+        self.board = TaskBoard(self.state.tasks)
+        self.calls = DealCalls(self)
+        self.publisher = Publisher(self)
+        self.waits = TaskWaits(self)
+
+    # ---- derived values --------------------------------------------------------------
+
+    def owners(self) -> list[str]:
+        return self.req.owners()
+
+    def contract_year(self) -> int:
+        return self.state.contract_year(self.req.schedule.periods_per_year)
+
+    def termination_by(self) -> str:
+        termination = self.state.termination
+        return termination.requested_by if termination else self.owners()[0]
+
+    def task_id(self, local: str) -> str:
+        return f"{workflow.info().workflow_id}:{local}"
+
+    def full_task_id(self, task_id: str) -> str:
+        prefix = f"{workflow.info().workflow_id}:"
+        return task_id if task_id.startswith(prefix) else prefix + task_id
+
+    # ---- bookkeeping -----------------------------------------------------------------
+
+    def note(self, event: str, *, by: str | None = None, detail: str | None = None) -> None:
+        history = self.state.history
+        history.append(HistoryEntry(at=workflow.now(), event=event, by=by, detail=detail))
+        del history[:-HISTORY_IN_MEMORY]
+
+    def raise_if_terminating(self) -> None:
+        if self.state.termination is not None:
+            raise Terminated()
+
+    def take(self, task_id: str) -> TaskDecisionInput:
+        """The decision on `task_id`, now taken (the update that applied it returns)."""
+        return self.state.decisions.pop(task_id)
+
+    def statement(
+        self,
+        key: str,
+        kind: StatementKind,
+        year: int,
+        amounts: Amounts,
+        *,
+        period: int | None = None,
+    ) -> Statement:
+        """A statement `<deal>:<key>` of `kind` issued now in the deal's currency."""
+        return Statement(
+            statement_id=f"{self.req.deal_id}:{key}",
+            kind=kind,
+            contract_year=year,
+            period=period,
+            currency=self.req.terms.currency,
+            issued_at=workflow.now(),
+            **amounts.model_dump(include=set(Amounts.model_fields)),
+        )
+
+    async def enter(self, stage: Stage, note: str, *, by: str | None = None) -> None:
+        """Move to `stage`: history, search attributes, details and the read model."""
+        self.state.stage = stage
+        self.note(f"stage:{stage.value}", by=by, detail=note)
+        self.publisher.publish()
+        await self.calls.sync()

@@ -1,0 +1,35 @@
+"""Every `workflow.patched` id, with why it exists and when it can be deprecated.
+
+A patch keeps histories recorded before a behaviour change replaying: new runs take the
+new branch, old runs replay the old one. To retire a patch: once no run started before it
+is open (check with `temporal workflow list --query 'ExecutionStatus="Running" AND
+StartTime < "<patch release date>"'`), replace `patched(ID)` with `deprecate_patch(ID)`
+for one release, then remove the id and the old branch, and re-record the histories.
+"""
+
+from __future__ import annotations
+
+CHECK_STORE_WHEN_UNSIGNALLED = "check-store-when-report-unsignalled"
+"""LicensingDeal: at a period's due date the stored report is checked even when no signal
+arrived (the API died between storing and signalling). Before it, such a period was marked
+missing without a check. Deprecate when no deal launched before it is still monitoring."""
+
+RECHECK_REPORT_RECEIVED_DURING_CHECK = "recheck-report-received-during-check"
+"""LicensingDeal: a report version that arrives while its period is being checked is
+re-checked at the next wake-up instead of being lost. Deprecate as above."""
+
+CORRECTIONS_BEFORE_YEAR_CLOSE = "corrections-before-year-close"
+"""LicensingDeal: corrections received during the year-end review are booked before the
+true-up. Before it they were noted as belonging to a closed year. Deprecate as above."""
+
+SIGNATURE_DECLINE_DECISION = "signature-decline-decision"
+"""LicensingDeal: a declined signature opens an owner `signature_decision` task (resend or
+cancel). Before it the deal was cancelled at once. Deprecate when no deal started before it
+is still in implementation."""
+
+ALL = (
+    CHECK_STORE_WHEN_UNSIGNALLED,
+    RECHECK_REPORT_RECEIVED_DURING_CHECK,
+    CORRECTIONS_BEFORE_YEAR_CLOSE,
+    SIGNATURE_DECLINE_DECISION,
+)
