@@ -26,13 +26,16 @@ install: $(STAMP) ## create .venv and install the package with dev extras
 dev: $(STAMP) ## run Temporal dev server, Postgres, worker and API (Ctrl-C stops)
 	$(BIN)/licenseflow dev
 
-test: $(STAMP) ## lint and run the test suite
-	$(BIN)/ruff check .
-	$(BIN)/pytest -q
-
-lint: $(STAMP) ## ruff check + format check
+test: $(STAMP) ## lint, type-check and run the test suite
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(STAMP) ## ruff check + format check + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fmt: $(STAMP) ## format and auto-fix
 	$(BIN)/ruff format .

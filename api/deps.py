@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -37,7 +38,8 @@ class Services:
 
 async def services(request: Request) -> Services:
     """Async on purpose: FastAPI runs sync dependencies in a thread pool (slow)."""
-    return request.app.state.services
+    found: Services = request.app.state.services
+    return found
 
 
 async def principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
@@ -72,7 +74,7 @@ async def describe_deal(svc: Services, deal_id: str) -> WorkflowExecutionDescrip
 async def deal_access(svc: Services, deal_id: str) -> DealAccess:
     """Owner, partner and participants of a deal, from its memo and search attributes."""
     desc = await describe_deal(svc, deal_id)
-    memo: dict[str, Any] = await desc.memo()
+    memo: Mapping[str, Any] = await desc.memo()
     attrs = desc.typed_search_attributes
     participants = set(memo.get("participants") or [])
     participants.update(attrs.get(PENDING_APPROVERS) or [])

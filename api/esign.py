@@ -11,6 +11,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 import structlog
@@ -38,6 +39,13 @@ SIGNALS = {
     "declined": LicensingDealWorkflow.signature_declined,
     "voided": LicensingDealWorkflow.signature_declined,
 }
+"""The deal signal for each settled envelope status."""
+SETTLED: dict[str, Literal["completed", "declined", "voided"]] = {
+    "completed": "completed",
+    "declined": "declined",
+    "voided": "voided",
+}
+"""Settled envelope statuses as the `SignatureEvent.event` they are signalled with."""
 
 
 def sign_body(secret: str, raw_body: bytes) -> str:
@@ -118,7 +126,7 @@ async def _signal_deal(client: Client, workflow_id: str, status: str, ev: Signin
     signal = SIGNALS[status]
     payload = SignatureEvent(
         envelope_id=ev.envelope_id,
-        event=status,  # type: ignore[arg-type]
+        event=SETTLED[status],
         at=ev.at,
         by=ev.by,
         reason=ev.reason,

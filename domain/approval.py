@@ -13,6 +13,9 @@ from domain.durations import IsoDuration
 from domain.partner import PartnerProfile
 from domain.tasks import Task
 
+ApprovalOutcome = Literal["approved", "rejected", "withdrawn"]
+"""How a partner approval ended (PartnerApprovalResult.outcome)."""
+
 
 class ApprovalStep(Model):
     """One step of the approver chain; quorum `all` needs every approver to approve."""
@@ -107,7 +110,7 @@ class TrailEntry(Model):
 class PartnerApprovalResult(Model):
     deal_id: str
     partner_id: str
-    outcome: Literal["approved", "rejected", "withdrawn"]
+    outcome: ApprovalOutcome
     score: float
     reasons: list[str] = Field(default_factory=list)
     version: int = 1

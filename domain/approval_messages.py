@@ -6,9 +6,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from domain.approval import Decision, ScreeningSettings
+from domain.approval import ApprovalOutcome, Decision, ScreeningSettings
 from domain.common import LicensedScope, Model, UserName
 from domain.partner import PartnerProfile
+
+__all__ = [
+    "DECISIONS",
+    "RESUBMIT",
+    "ApprovalOutcome",
+    "ApprovalStatus",
+    "ScreenPartnerInput",
+    "WithdrawInput",
+]
 
 ApprovalStatus = Literal[
     "screening", "awaiting_decision", "awaiting_revision", "approved", "rejected", "withdrawn"

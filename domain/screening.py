@@ -14,8 +14,8 @@ CRITERIA = ("cost", "quality", "efficiency", "complementarity")
 def weighted_score(profile: PartnerProfile, settings: ScreeningSettings) -> float:
     """sum(w_i * eval_i) / sum(w_i), rounded to 2 decimals."""
     weights, evaluation = settings.weights, profile.evaluation
-    total = sum(getattr(weights, c) for c in CRITERIA)
-    value = sum(getattr(weights, c) * getattr(evaluation, c) for c in CRITERIA)
+    total: float = sum(getattr(weights, c) for c in CRITERIA)
+    value: float = sum(getattr(weights, c) * getattr(evaluation, c) for c in CRITERIA)
     return round(value / total, 2)
 
 

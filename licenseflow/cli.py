@@ -8,7 +8,7 @@ import contextlib
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Literal, NoReturn
 
 from domain.ids import ID_PATTERN
 
@@ -156,11 +156,11 @@ def _with_database(settings: Settings) -> Settings:
     return settings.model_copy(update={"database_url": resolve_database_url(settings)})
 
 
-def _logging(settings: Settings, *, stream: str = "stdout") -> None:
+def _logging(settings: Settings, *, stream: Literal["stdout", "stderr"] = "stdout") -> None:
     from licenseflow.logging import configure_logging
 
     try:
-        configure_logging(settings.log_format, settings.log_level, stream=stream)  # type: ignore[arg-type]
+        configure_logging(settings.log_format, settings.log_level, stream=stream)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import IO, Any, Literal
 
 import structlog
@@ -14,15 +15,15 @@ _HANDLER_NAME = "licenseflow"
 _configured: tuple[str, str, str] | None = None
 
 
-class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StreamHandler(logging.StreamHandler[IO[str]]):
     """Writes to whatever `sys.stdout`/`sys.stderr` is at emit time (redirects, test capture)."""
 
     def __init__(self, target: Literal["stdout", "stderr"]) -> None:
         self._target = target
-        super().__init__()
+        super().__init__(self.stream)  # the setter ignores it: `stream` is read at emit time
         self.set_name(_HANDLER_NAME)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> IO[str]:
         return sys.stdout if self._target == "stdout" else sys.stderr
 
@@ -31,7 +32,9 @@ class _StreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """StreamHandler assigns the stream in __init__; we always resolve it lazily."""
 
 
-def _drop_color_message(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _drop_color_message(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """uvicorn adds an ANSI-coloured duplicate of the message as `color_message`."""
     event.pop("color_message", None)
     return event

@@ -6,9 +6,11 @@ from typing import Any
 
 import asyncpg
 
+from store.pool import Db
+
 
 async def append(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Db,
     *,
     actor: str,
     action: str,

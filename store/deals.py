@@ -6,9 +6,11 @@ from typing import Any
 
 import asyncpg
 
+from store.pool import Db
+
 
 async def upsert(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Db,
     *,
     deal_id: str,
     workflow_id: str,

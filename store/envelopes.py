@@ -36,7 +36,8 @@ async def create(
         document,
     )
     assert row is not None
-    return row["envelope_id"]
+    existing: str = row["envelope_id"]
+    return existing
 
 
 async def get(db: asyncpg.Pool, envelope_id: str) -> dict[str, Any] | None:

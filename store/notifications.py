@@ -110,7 +110,7 @@ async def mark_failed(
 
     Returns the new status, or None when the row is no longer pending.
     """
-    return await db.fetchval(
+    status: str | None = await db.fetchval(
         "UPDATE notifications SET last_error = $2,"
         " status = CASE WHEN $3::interval IS NULL THEN 'failed' ELSE 'pending' END,"
         " next_attempt_at = now() + coalesce($3::interval, interval '0')"
@@ -119,6 +119,7 @@ async def mark_failed(
         error[:MAX_ERROR_CHARS],
         retry_in,
     )
+    return status
 
 
 async def release(db: asyncpg.Pool, notification_ids: list[int]) -> None:

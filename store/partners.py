@@ -21,12 +21,13 @@ async def insert(db: asyncpg.Pool, profile: dict[str, Any], created_by: str) -> 
 
 async def update(db: asyncpg.Pool, profile: dict[str, Any]) -> int | None:
     """Replace a partner's profile, bumping its version; None when unknown."""
-    return await db.fetchval(
+    version: int | None = await db.fetchval(
         "UPDATE partners SET profile = $2, version = version + 1, updated_at = now()"
         " WHERE partner_id = $1 RETURNING version",
         profile["partner_id"],
         profile,
     )
+    return version
 
 
 async def get(db: asyncpg.Pool, partner_id: str) -> dict[str, Any] | None:
@@ -48,8 +49,9 @@ async def existing_ids(db: asyncpg.Pool, partner_ids: list[str]) -> set[str]:
 
 async def email_for_contact_user(db: asyncpg.Pool, user: str) -> str | None:
     """The e-mail of the partner whose contact user is `user` (first partner id if several)."""
-    return await db.fetchval(
+    email: str | None = await db.fetchval(
         "SELECT profile->>'email' FROM partners WHERE profile->>'contact_user' = $1"
         " ORDER BY partner_id LIMIT 1",
         user,
     )
+    return email

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+Db: TypeAlias = "asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy[Any]"
+"""Where a query runs: the pool, or one connection (for example inside a transaction)."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

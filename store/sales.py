@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from store.pool import Db
+
 
 async def latest(db: asyncpg.Pool, deal_id: str, period: int) -> dict[str, Any] | None:
     row = await db.fetchrow(
@@ -18,7 +20,7 @@ async def latest(db: asyncpg.Pool, deal_id: str, period: int) -> dict[str, Any] 
 
 
 async def insert_version(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Db,
     *,
     report_id: str,
     deal_id: str,
@@ -58,7 +60,7 @@ async def for_deal(db: asyncpg.Pool, deal_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-async def mark_signalled(db: asyncpg.Pool | asyncpg.Connection, report_id: str) -> None:
+async def mark_signalled(db: Db, report_id: str) -> None:
     """Record that the deal workflow took the signal for this report version."""
     await db.execute(
         "UPDATE sales_reports SET signalled_at = now()"

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from store.pool import Db
+
 ROLES = ("admin", "owner", "approver", "partner", "ops")
 TOKEN_PREFIX = "lf_"
 
@@ -43,7 +45,7 @@ def validate_grant(roles: list[str], partner_id: str | None) -> None:
 
 
 async def create_token(
-    db: asyncpg.Pool | asyncpg.Connection,
+    db: Db,
     user: str,
     roles: list[str],
     partner_id: str | None = None,

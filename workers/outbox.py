@@ -23,7 +23,8 @@ log = structlog.get_logger(__name__)
 
 def backoff(attempts: int, *, base: timedelta, cap: timedelta) -> timedelta:
     """Delay before the next attempt after `attempts` failed ones: base * 2^(attempts-1), capped."""
-    return min(base * (2 ** max(attempts - 1, 0)), cap)
+    delay: timedelta = base * (2 ** max(attempts - 1, 0))
+    return min(delay, cap)
 
 
 class OutboxDispatcher:

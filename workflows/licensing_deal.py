@@ -104,17 +104,16 @@ class LicensingDealWorkflow:
 
     # ---- decisions of people -----------------------------------------------------------
 
-    @workflow.update(name="decide_task")
+    @workflow.update
     async def decide(self, inp: TaskDecisionInput) -> DealState:
         """A decision on any open task of the deal, routed by the task's kind."""
-        await _until(self._decisions.apply(inp))
-        return self.state()
+        return await self._decide(inp)
 
     @decide.validator
     def _validate_decide(self, inp: TaskDecisionInput) -> None:
         self._decisions.check(inp)
 
-    @workflow.signal(name="decide_task_signal")
+    @workflow.signal
     def decide_signal(self, inp: TaskDecisionInput) -> None:
         """Ops tooling: same as `decide`; a refused decision is noted, not applied."""
         try:
@@ -144,37 +143,9 @@ class LicensingDealWorkflow:
             return
         self._decisions.apply_terminate(inp)
 
-    # ---- owner inputs by their own update (running deals use them; the API uses decide) -
-
-    @workflow.update
-    async def submit_needs(self, inp: SubmitNeedsInput) -> DealState:
-        """Owner submits the missing needs analysis."""
-        await _until(self._decisions.apply_needs(inp.submitted_by, inp.needs))
+    async def _decide(self, inp: TaskDecisionInput) -> DealState:
+        await _until(self._decisions.apply(inp))
         return self.state()
-
-    @submit_needs.validator
-    def _validate_submit_needs(self, inp: SubmitNeedsInput) -> None:
-        self._decisions.check_needs(inp)
-
-    @workflow.update
-    async def revise_plan(self, inp: RevisePlanInput) -> DealState:
-        """Owner revises a rejected plan: a new plan version goes to approval."""
-        await _until(self._decisions.apply_revision(inp.submitted_by, inp.plan, inp.comment))
-        return self.state()
-
-    @revise_plan.validator
-    def _validate_revise_plan(self, inp: RevisePlanInput) -> None:
-        self._decisions.check_revision(inp.submitted_by)
-
-    @workflow.update
-    async def add_partners(self, inp: AddPartnersInput) -> DealState:
-        """Owner adds partner candidates while no partner is approved."""
-        await _until(self._decisions.apply_partners(inp.submitted_by, inp.partners))
-        return self.state()
-
-    @add_partners.validator
-    def _validate_add_partners(self, inp: AddPartnersInput) -> None:
-        self._decisions.check_partners(inp.submitted_by)
 
     # ---- events from systems -----------------------------------------------------------
 
@@ -192,3 +163,50 @@ class LicensingDealWorkflow:
     def sales_report_received(self, inp: SalesReportReceived) -> None:
         """A partner's report (already persisted) arrived; duplicates by (period, version)."""
         self._events.report_received(inp)
+
+    # ---- earlier names of the same inputs: deals started before `decide` (and their
+    # recorded histories) use them; same validation, same effect. -------------------------
+
+    @workflow.update(name="decide_task")
+    async def decide_task(self, inp: TaskDecisionInput) -> DealState:
+        """Earlier name of `decide`."""
+        return await self._decide(inp)
+
+    @decide_task.validator
+    def _validate_decide_task(self, inp: TaskDecisionInput) -> None:
+        self._decisions.check(inp)
+
+    @workflow.signal(name="decide_task_signal")
+    def decide_task_signal(self, inp: TaskDecisionInput) -> None:
+        """Earlier name of `decide_signal`."""
+        self.decide_signal(inp)
+
+    @workflow.update
+    async def submit_needs(self, inp: SubmitNeedsInput) -> DealState:
+        """Owner submits the missing needs analysis (now `decide` on the needs task)."""
+        await _until(self._decisions.apply_needs(inp.submitted_by, inp.needs))
+        return self.state()
+
+    @submit_needs.validator
+    def _validate_submit_needs(self, inp: SubmitNeedsInput) -> None:
+        self._decisions.check_needs(inp)
+
+    @workflow.update
+    async def revise_plan(self, inp: RevisePlanInput) -> DealState:
+        """Owner revises a rejected plan (now `decide` on the plan_revision task)."""
+        await _until(self._decisions.apply_revision(inp.submitted_by, inp.plan, inp.comment))
+        return self.state()
+
+    @revise_plan.validator
+    def _validate_revise_plan(self, inp: RevisePlanInput) -> None:
+        self._decisions.check_revision(inp.submitted_by)
+
+    @workflow.update
+    async def add_partners(self, inp: AddPartnersInput) -> DealState:
+        """Owner adds partner candidates (now `decide` on the partner_selection task)."""
+        await _until(self._decisions.apply_partners(inp.submitted_by, inp.partners))
+        return self.state()
+
+    @add_partners.validator
+    def _validate_add_partners(self, inp: AddPartnersInput) -> None:
+        self._decisions.check_partners(inp.submitted_by)

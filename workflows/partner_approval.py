@@ -28,6 +28,7 @@ from domain.approval import (
 from domain.approval_messages import (
     DECISIONS,
     RESUBMIT,
+    ApprovalOutcome,
     ApprovalStatus,
     ScreenPartnerInput,
     WithdrawInput,
@@ -50,7 +51,12 @@ REVISION_STEP = "revision"
 EXPIRY_IN_SLAS = 6
 """No decision within 6xSLA of a task opening ends the approval (remind 1x, escalate 2x)."""
 
-FINAL: tuple[ApprovalStatus, ...] = ("approved", "rejected", "withdrawn")
+FINAL: dict[ApprovalStatus, ApprovalOutcome] = {
+    "approved": "approved",
+    "rejected": "rejected",
+    "withdrawn": "withdrawn",
+}
+"""The final statuses, as the outcome each one reports."""
 
 
 def _check_chain(chain: list[ApprovalStep]) -> None:
@@ -456,12 +462,10 @@ class PartnerApprovalWorkflow:
         )
 
     def _result(self) -> PartnerApprovalResult:
-        outcome = self._status
-        assert outcome in FINAL
         return PartnerApprovalResult(
             deal_id=self._params.deal_id,
             partner_id=self._partner.partner_id,
-            outcome=outcome,  # type: ignore[arg-type]
+            outcome=FINAL[self._status],
             score=self._screening.score if self._screening else 0.0,
             reasons=list(self._outcome_reasons),
             version=self._version,

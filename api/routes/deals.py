@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -114,7 +115,7 @@ async def _require_partners(svc: Services, partner_ids: list[str]) -> None:
 async def _existing_run_if_same(svc: Services, deal_id: str, request_hash: str) -> str:
     """The run id of the deal started with this same request; 409 when the body differs."""
     desc = await describe_deal(svc, deal_id)
-    memo: dict[str, Any] = await desc.memo()
+    memo: Mapping[str, Any] = await desc.memo()
     stored = memo.get("request_hash")
     if stored is None:
         row = await deals.get(svc.pool, deal_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
 
@@ -119,13 +120,16 @@ async def _signal(
     await sales.mark_signalled(svc.pool, report_id)
 
 
+ReportOutcome = Literal["accepted", "duplicate"]
+
+
 def _accepted(
-    report_id: str, deal_id: str, period: int, version: int, outcome: str
+    report_id: str, deal_id: str, period: int, version: int, outcome: ReportOutcome
 ) -> SalesReportAccepted:
     return SalesReportAccepted(
         report_id=report_id,
         deal_id=deal_id,
         period=period,
         version=version,
-        status=outcome,  # type: ignore[arg-type]
+        status=outcome,
     )

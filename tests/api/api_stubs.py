@@ -119,13 +119,13 @@ class StubDeal:
         )
 
     @workflow.update
-    async def decide_task(self, params: TaskDecisionInput) -> DealState:
+    async def decide(self, params: TaskDecisionInput) -> DealState:
         self._board.close(params.task_id, params.decision, by=params.decided_by)
         self._note(f"task:{params.decision}", by=params.decided_by, detail=params.task_id)
         self._publish()
         return self.state()
 
-    @decide_task.validator
+    @decide.validator
     def _check_decision(self, params: TaskDecisionInput) -> None:
         task = self._board.get(params.task_id)
         if task is None:

@@ -83,8 +83,11 @@ class Contracting:
                 run.owners(),
                 [ADD_PARTNERS],
             )
-            tried = state.partner_index
-            if await run.waits.wait(task, lambda t=tried: len(state.partners) > t):
+
+            def partners_added(tried: int = state.partner_index) -> bool:
+                return len(state.partners) > tried
+
+            if await run.waits.wait(task, partners_added):
                 raise Cancelled("no partner approved and none added in time")
 
     async def _approve_partner(self, profile: PartnerProfile) -> PartnerApprovalResult | None:
@@ -185,7 +188,7 @@ class Contracting:
             SIGNATURE_DECLINE_DECISIONS,
         )
         run.board.note(task.task_id, "signature_declined", by=event.by, detail=reason)
-        if await run.waits.wait(task, lambda: task.task_id in state.decisions):
+        if await run.waits.wait_for_decision(task):
             run.board.close(task.task_id, "cancel", detail="default at timeout")
             raise Cancelled(f"{declined}; no decision in time")
         decision = run.take(task.task_id)

@@ -81,7 +81,7 @@ class Maintenance:
             REVIEW_DECISIONS,
             version=state.plan_version,
         )
-        if await run.waits.wait(task, lambda: task.task_id in state.decisions):
+        if await run.waits.wait_for_decision(task):
             run.board.close(task.task_id, "continue", detail="default at timeout")
             run.note("review_default_continue", detail=task.task_id)
         else:
@@ -112,7 +112,7 @@ class Maintenance:
             run.owners(),
             RENEWAL_DECISIONS,
         )
-        if await run.waits.wait(task, lambda: task.task_id in state.decisions):
+        if await run.waits.wait_for_decision(task):
             run.board.close(task.task_id, "expire", detail="default at timeout")
             run.note("renewal_default_expire", detail=task.task_id)
             return

@@ -47,7 +47,7 @@ class Planning:
                 PLAN_DECISIONS,
                 version=state.plan_version,
             )
-            if await run.waits.wait(task, lambda t=task.task_id: t in state.decisions):
+            if await run.waits.wait_for_decision(task):
                 raise Cancelled(f"plan v{state.plan_version} not approved in time")
             decision = run.take(task.task_id)
             if decision.decision == "approve":
@@ -61,6 +61,10 @@ class Planning:
                 version=state.plan_version,
             )
             rejected = state.plan_version
-            if await run.waits.wait(revision, lambda r=rejected: state.plan_version > r):
+
+            def revised(rejected: int = rejected) -> bool:
+                return state.plan_version > rejected
+
+            if await run.waits.wait(revision, revised):
                 raise Cancelled(f"plan v{rejected} rejected and not revised in time")
         await run.enter(Stage.IMPLEMENTATION, f"plan v{state.plan_version} approved")

@@ -72,6 +72,11 @@ class TaskWaits:
             return True
         return False
 
+    async def wait_for_decision(self, task: Task) -> bool:
+        """Wait until someone decides `task` (see `decide`); True when it expired."""
+        decisions = self._run.state.decisions
+        return await self.wait(task, lambda: task.task_id in decisions)
+
     def _escalation_target(self, task: Task) -> str:
         """The owner, or for the owner's own tasks the first other plan approver."""
         owner = self._run.owners()[0]
