@@ -147,3 +147,14 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+SERVER_MARKERS = {"dev_env": "devserver", "time_env": "timeskipping"}
+"""Each test is marked with the Temporal server it needs (`pytest -m "not devserver"`)."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in SERVER_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)

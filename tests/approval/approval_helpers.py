@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -14,12 +12,10 @@ from factories import partner_profile
 from polling import eventually
 from temporalio.client import (
     Client,
-    WorkflowExecutionStatus,
     WorkflowHandle,
-    WorkflowUpdateFailedError,
 )
-from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
+from workflow_helpers import replay_and_record, replayer, track
 
 from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
@@ -39,7 +35,6 @@ from workflows.partner_approval import PartnerApprovalWorkflow
 
 Handle = WorkflowHandle[PartnerApprovalWorkflow, PartnerApprovalResult]
 
-HISTORIES = Path(__file__).parent.parent / "histories"
 REQUESTER = "rita"
 SCOPE = LicensedScope(categories=["apparel"], territories=["DE", "FR"], channels=["online"])
 
@@ -78,10 +73,6 @@ async def approval_worker(
         yield worker
 
 
-STARTED: dict[str, list[Handle]] = {}
-"""Handles started per task queue, so fixtures can end leftovers (see `end_leftovers`)."""
-
-
 async def start_approval(client: Client, params: PartnerApprovalInput, task_queue: str) -> Handle:
     handle = await client.start_workflow(
         PartnerApprovalWorkflow.run,
@@ -90,17 +81,8 @@ async def start_approval(client: Client, params: PartnerApprovalInput, task_queu
         task_queue=task_queue,
         static_summary=f"Partner approval: {params.partner.partner_id} for {params.deal_id}",
     )
-    STARTED.setdefault(task_queue, []).append(handle)
+    track(client, handle.id)
     return handle
-
-
-async def end_leftovers(task_queue: str) -> None:
-    """Terminate workflows a test left running: on the time-skipping server a running
-    workflow without a worker stops time from skipping for every later test."""
-    for handle in STARTED.pop(task_queue, []):
-        description = await handle.describe()
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            await handle.terminate(reason="test finished")
 
 
 async def decide(
@@ -111,16 +93,6 @@ async def decide(
         PartnerApprovalWorkflow.decide,
         DecideInput(decided_by=who, decision=Decision(decision), **extra),
     )
-
-
-async def refusal(call: Awaitable[object]) -> ApplicationError:
-    """The ApplicationError a refused Update failed with (fails the test if it was accepted)."""
-    try:
-        await call
-    except WorkflowUpdateFailedError as failed:
-        assert isinstance(failed.cause, ApplicationError), failed.cause
-        return failed.cause
-    raise AssertionError("update was accepted but should have been refused")
 
 
 async def state_when(
@@ -137,9 +109,7 @@ def step_open(name: str) -> Callable[[PartnerApprovalState], bool]:
     return lambda s: s.status == "awaiting_decision" and s.current_step == name
 
 
-async def maybe_record_history(handle: Handle, name: str) -> None:
-    """Re-record tests/histories/<name>.json when LICENSEFLOW_RECORD_HISTORIES=1."""
-    if os.environ.get("LICENSEFLOW_RECORD_HISTORIES") != "1":
-        return
+async def record_history(handle: Handle, name: str) -> None:
+    """Replay the approval's history with today's code; re-record it when asked."""
     history = await handle.fetch_history()
-    (HISTORIES / f"{name}.json").write_text(history.to_json())
+    await replay_and_record(history, name, replayer(PartnerApprovalWorkflow))

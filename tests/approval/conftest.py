@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest_asyncio
-from approval_helpers import approval_worker, end_leftovers
+from approval_helpers import approval_worker
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from workflow_helpers import terminate_leftovers
 
 from licenseflow.config import Settings
 
@@ -20,7 +21,7 @@ async def dev_client(
     """Dev-server client with a PartnerApproval worker polling `task_queue`."""
     async with approval_worker(dev_env.client, pool, settings, task_queue):
         yield dev_env.client
-        await end_leftovers(task_queue)
+        await terminate_leftovers()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -30,4 +31,4 @@ async def time_client(
     """Time-skipping client with a PartnerApproval worker polling `task_queue`."""
     async with approval_worker(time_env.client, pool, settings, task_queue):
         yield time_env.client
-        await end_leftovers(task_queue)
+        await terminate_leftovers()

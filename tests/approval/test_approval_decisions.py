@@ -6,8 +6,7 @@ import asyncpg
 from approval_helpers import (
     approval_input,
     decide,
-    maybe_record_history,
-    refusal,
+    record_history,
     start_approval,
     state_when,
     step,
@@ -15,6 +14,7 @@ from approval_helpers import (
 )
 from temporalio.client import Client
 from temporalio.converter import decode_typed_search_attributes
+from workflow_helpers import refusal
 
 from domain import errors
 from store import audit
@@ -57,7 +57,7 @@ async def test_two_step_chain_approves_and_audits_every_decision(
         ("system", "partner_approval.approved"),
     ]
     assert rows[1]["detail"]["comment"] == "fits the plan"
-    await maybe_record_history(handle, "partner_approval_approved")
+    await record_history(handle, "partner_approval_approved")
 
 
 async def test_rejection_at_step_two_ends_without_opening_step_three(

@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from approval_helpers import HISTORIES
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
+from workflow_helpers import HISTORIES, replayer
 
 from domain.approval import PartnerApprovalInput
 from domain.ids import partner_approval_id
-from workers.main import sandbox_runner
 from workflows.partner_approval import PartnerApprovalWorkflow
 
 RECORDED = sorted(HISTORIES.glob("partner_approval_*.json"))
@@ -44,10 +42,7 @@ def load(path: Path) -> WorkflowHistory:
 
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[PartnerApprovalWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=sandbox_runner(),
+    result = await replayer(PartnerApprovalWorkflow).replay_workflow(
+        load(path), raise_on_replay_failure=False
     )
-    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
     assert result.replay_failure is None, result.replay_failure

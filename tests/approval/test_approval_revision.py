@@ -8,8 +8,7 @@ from approval_helpers import (
     REQUESTER,
     approval_input,
     decide,
-    maybe_record_history,
-    refusal,
+    record_history,
     start_approval,
     state_when,
     step,
@@ -17,6 +16,7 @@ from approval_helpers import (
 )
 from factories import partner_profile
 from temporalio.client import Client
+from workflow_helpers import refusal
 
 from domain import errors
 from domain.approval import ResubmitInput
@@ -82,4 +82,4 @@ async def test_needs_revision_waits_for_resubmit_then_restarts_as_version_two(
         (2, "commercial", "carol", "approve"),
         (2, "legal", "dave", "approve"),
     ]
-    await maybe_record_history(handle, "partner_approval_revision")
+    await record_history(handle, "partner_approval_revision")

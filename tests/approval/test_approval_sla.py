@@ -7,7 +7,7 @@ from datetime import timedelta
 import asyncpg
 from approval_helpers import (
     approval_input,
-    maybe_record_history,
+    record_history,
     start_approval,
     state_when,
     step,
@@ -76,7 +76,7 @@ async def test_reminder_at_sla_and_escalation_at_twice_sla_keep_the_task_open(
     result = await handle.result()
     assert result.outcome == "approved"
     assert result.trail[-1].actor == "vera"
-    await maybe_record_history(handle, "partner_approval_escalated")
+    await record_history(handle, "partner_approval_escalated")
 
 
 async def test_escalation_without_escalate_to_notifies_the_requester_only(

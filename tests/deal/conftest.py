@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest_asyncio
-from deal_helpers import deal_worker, seed_partner, terminate_leftovers
+from deal_helpers import deal_worker, seed_partner
 from temporalio.testing import WorkflowEnvironment
+from workflow_helpers import terminate_leftovers
 
 from licenseflow.config import Settings
 

@@ -11,23 +11,22 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 from factories import partner_profile
+from polling import eventually
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer, Worker
+from temporalio.worker import Worker
+from workflow_helpers import replay_and_record, replayer, track
 
 from domain.approval import ApprovalStep, DecideInput, Decision, PartnerApprovalState
 from domain.common import LicensedScope
@@ -49,10 +48,9 @@ from domain.ids import deal_workflow_id, partner_approval_id
 from domain.sales import SalesLine, SalesReport
 from licenseflow.config import Settings
 from store import partners, sales
-from workers.main import build_worker, sandbox_runner
+from workers.main import build_worker
 from workflows.licensing_deal import LicensingDealWorkflow
 
-HISTORIES = Path(__file__).parent.parent / "histories"
 OWNER = "olivia"
 PLAN_APPROVERS = ["paul", "petra"]
 PARTNER_APPROVER = "vera"
@@ -60,7 +58,6 @@ SIGNATORY = "sam"
 PARTNER_CONTACT = "erin"
 SCOPE = LicensedScope(categories=["apparel"], territories=["DE", "FR"], channels=["online"])
 Handle = WorkflowHandle[LicensingDealWorkflow, DealOutcome]
-STARTED: list[tuple[Client, str]] = []
 """Deals started by the running test; terminated at teardown so none outlives its worker
 (a leftover workflow task would stall time skipping for the whole session)."""
 
@@ -130,20 +127,8 @@ async def deal_worker(
         yield worker
 
 
-async def terminate_leftovers() -> None:
-    """Terminate (Temporal-terminate) every deal of this test that is still running."""
-    while STARTED:
-        client, workflow_id = STARTED.pop()
-        handle = client.get_workflow_handle(workflow_id)
-        try:
-            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test teardown")
-        except RPCError:
-            pass
-
-
 async def start_deal(client: Client, request: DealRequest, task_queue: str) -> Handle:
-    STARTED.append((client, deal_workflow_id(request.deal_id)))
+    track(client, deal_workflow_id(request.deal_id))
     return await client.start_workflow(
         LicensingDealWorkflow.run,
         DealRunInput(request=request),
@@ -167,23 +152,16 @@ async def wait_state(
     what: str = "condition",
 ) -> DealState:
     """Poll the `state` query until `predicate` holds (bounded; fails with the last state)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    last: DealState | None = None
-    failure: Exception | None = None
-    while loop.time() < deadline:
-        try:
-            last = await latest(client, deal_id).query(
-                LicensingDealWorkflow.state, rpc_timeout=timedelta(seconds=2)
-            )
-        except Exception as error:  # the run may be between continue-as-new and its first task
-            last, failure = None, error
-        if last is not None and predicate(last):
-            return last
-        await asyncio.sleep(0.05)
-    history = [h.event for h in last.history][-15:] if last else None
-    raise AssertionError(
-        f"timed out waiting for {what}; stage={last and last.stage} {history} {failure!r}"
+    return await eventually(
+        lambda: latest(client, deal_id).query(
+            LicensingDealWorkflow.state, rpc_timeout=timedelta(seconds=2)
+        ),
+        predicate,
+        within=within,
+        interval=0.05,
+        what=what,
+        tolerate=(RPCError, WorkflowQueryFailedError),
+        describe=lambda s: f"stage={s.stage} {[h.event for h in s.history][-15:]}",
     )
 
 
@@ -382,21 +360,9 @@ async def report_after_period_end(
     )
 
 
-async def replay_and_record(client: Client, deal_id: str, run_ids: dict[str, str]) -> None:
-    """Replay each named run of a deal with today's code; with LICENSEFLOW_RECORD_HISTORIES=1
-    also write it to tests/histories/licensing_deal_<name>.json for the replay tests."""
+async def replay_and_record_runs(client: Client, deal_id: str, run_ids: dict[str, str]) -> None:
+    """Replay each named run of a deal with today's code (and re-record it when asked)."""
     for name, run_id in run_ids.items():
         handle = client.get_workflow_handle(deal_workflow_id(deal_id), run_id=run_id)
         history = await handle.fetch_history()
-        await replayer().replay_workflow(history)
-        if os.environ.get("LICENSEFLOW_RECORD_HISTORIES") == "1":
-            HISTORIES.mkdir(exist_ok=True)
-            (HISTORIES / f"licensing_deal_{name}.json").write_text(history.to_json())
-
-
-def replayer() -> Replayer:
-    return Replayer(
-        workflows=[LicensingDealWorkflow],
-        data_converter=pydantic_data_converter,
-        workflow_runner=sandbox_runner(),
-    )
+        await replay_and_record(history, f"licensing_deal_{name}", replayer(LicensingDealWorkflow))

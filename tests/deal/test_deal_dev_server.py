@@ -5,7 +5,6 @@ worker restart."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -23,7 +22,7 @@ from deal_helpers import (
     open_task,
     outcome_of,
     plan,
-    replay_and_record,
+    replay_and_record_runs,
     schedule,
     seed_partner,
     sign,
@@ -32,9 +31,10 @@ from deal_helpers import (
     wait_state,
 )
 from polling import eventually
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
+from workflow_helpers import refusal, refused_field
 
 from api.esign import SigningEvent, apply_signing_event
 from domain import errors
@@ -56,25 +56,9 @@ from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
 
 
-async def refused_with(call: Awaitable[object]) -> tuple[str, str | None]:
-    """The ApplicationError type and named field a refused Update failed with."""
-    try:
-        await call
-    except WorkflowUpdateFailedError as failed:
-        assert isinstance(failed.cause, ApplicationError), failed.cause
-        fields = [d.get("field") for d in failed.cause.details if isinstance(d, dict)]
-        return failed.cause.type or "", fields[0] if fields else None
-    raise AssertionError("the update was accepted")
-
-
-async def refused(call: Awaitable[object]) -> str:
-    """The ApplicationError type a refused Update failed with."""
-    try:
-        await call
-    except WorkflowUpdateFailedError as failed:
-        assert isinstance(failed.cause, ApplicationError), failed.cause
-        return failed.cause.type or ""
-    raise AssertionError("the update was accepted")
+def described(error: ApplicationError) -> tuple[str | None, str | None]:
+    """A refusal's type and the input field it names."""
+    return error.type, refused_field(error)
 
 
 async def decide(
@@ -132,55 +116,53 @@ async def test_updates_validate_and_drive_the_deal_with_search_attributes(
     await wait_state(client, deal_id, lambda s: open_task(s, "needs"), what="needs task")
     submit = LicensingDealWorkflow.submit_needs
     assert (
-        await refused(
+        await refusal(
             handle.execute_update(submit, SubmitNeedsInput(submitted_by="mallory", needs=NEEDS))
         )
-        == errors.FORBIDDEN
-    )
+    ).type == errors.FORBIDDEN
     doubled = NEEDS.model_copy(update={"objectives": NEEDS.objectives * 2})
     assert (
-        await refused(
+        await refusal(
             handle.execute_update(submit, SubmitNeedsInput(submitted_by=OWNER, needs=doubled))
         )
-        == errors.INVALID
-    )
+    ).type == errors.INVALID
     state = await handle.execute_update(submit, SubmitNeedsInput(submitted_by=OWNER, needs=NEEDS))
     assert state.stage is Stage.PLANNING
     assert (
-        await refused(
+        await refusal(
             handle.execute_update(submit, SubmitNeedsInput(submitted_by=OWNER, needs=NEEDS))
         )
-        == errors.CONFLICT
-    )
+    ).type == errors.CONFLICT
 
     state = await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"))
     assert await visible(client, f'PendingApprovers = "{PLAN_APPROVERS[1]}"', handle.id)
-    assert await refused(decide(client, deal_id, "plan-v1", OWNER, "approve")) == errors.FORBIDDEN
     assert (
-        await refused(decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "reject"))
-        == errors.INVALID
-    )
-    assert await refused(decide(client, deal_id, "plan-v9", OWNER, "approve")) == errors.NOT_FOUND
+        await refusal(decide(client, deal_id, "plan-v1", OWNER, "approve"))
+    ).type == errors.FORBIDDEN
+    assert (
+        await refusal(decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "reject"))
+    ).type == errors.INVALID
+    assert (
+        await refusal(decide(client, deal_id, "plan-v9", OWNER, "approve"))
+    ).type == errors.NOT_FOUND
     await decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "reject", comment="KPIs too low")
 
     state = await wait_state(client, deal_id, lambda s: open_task(s, "revise-v1"))
     revise = LicensingDealWorkflow.revise_plan
     assert (
-        await refused(
+        await refusal(
             handle.execute_update(
                 revise, RevisePlanInput(submitted_by="mallory", plan=plan("150000"))
             )
         )
-        == errors.FORBIDDEN
-    )
+    ).type == errors.FORBIDDEN
     state = await handle.execute_update(
         revise, RevisePlanInput(submitted_by=OWNER, plan=plan("150000"), comment="raised")
     )
     assert state.plan_version == 2 and open_task(state, "plan-v2")
     assert (
-        await refused(decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve"))
-        == errors.CONFLICT
-    )
+        await refusal(decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve"))
+    ).type == errors.CONFLICT
     state = await decide(client, deal_id, "plan-v2", PLAN_APPROVERS[1], "approve")
     assert state.stage is Stage.IMPLEMENTATION
 
@@ -196,24 +178,22 @@ async def test_updates_validate_and_drive_the_deal_with_search_attributes(
 
     terminate = LicensingDealWorkflow.terminate
     assert (
-        await refused(
+        await refusal(
             handle.execute_update(terminate, TerminateInput(requested_by="mallory", reason="x"))
         )
-        == errors.FORBIDDEN
-    )
+    ).type == errors.FORBIDDEN
     state = await handle.execute_update(
         terminate, TerminateInput(requested_by=OWNER, reason="licensor exits the category")
     )
     assert state.stage is Stage.TERMINATED
     assert (
-        await refused(
+        await refusal(
             handle.execute_update(terminate, TerminateInput(requested_by=OWNER, reason="again"))
         )
-        == errors.CONFLICT
-    )
+    ).type == errors.CONFLICT
     assert await visible(client, 'DealStage = "terminated"', handle.id)
     assert (await outcome_of(dev_worker, deal_id)).reason == "licensor exits the category"
-    await replay_and_record(client, deal_id, {"updates_terminate": handle.result_run_id or ""})
+    await replay_and_record_runs(client, deal_id, {"updates_terminate": handle.result_run_id or ""})
 
 
 async def test_rejected_partner_then_added_partner_then_declined_signature_cancels(
@@ -251,8 +231,8 @@ async def test_rejected_partner_then_added_partner_then_declined_signature_cance
     ]
     task_id = "signature-declined-1"
     forbidden = decide(client, deal_id, task_id, PLAN_APPROVERS[0], "cancel")
-    assert await refused_with(forbidden) == (errors.FORBIDDEN, None)
-    assert await refused_with(decide(client, deal_id, task_id, OWNER, "approve")) == (
+    assert described(await refusal(forbidden)) == (errors.FORBIDDEN, None)
+    assert described(await refusal(decide(client, deal_id, task_id, OWNER, "approve"))) == (
         errors.INVALID,
         "decision",
     )
@@ -327,7 +307,7 @@ async def test_declined_signature_resent_then_signed_launches(
         LicensingDealWorkflow.terminate, TerminateInput(requested_by=OWNER, reason="test done")
     )
     run_id = handle.result_run_id or ""
-    await replay_and_record(client, deal_id, {"signature_resend": run_id})
+    await replay_and_record_runs(client, deal_id, {"signature_resend": run_id})
 
 
 async def test_worker_restart_mid_cycle_loses_nothing(

@@ -16,7 +16,7 @@ from deal_helpers import (
     launch,
     open_task,
     outcome_of,
-    replay_and_record,
+    replay_and_record_runs,
     report_after_period_end,
     sign,
     start_deal,
@@ -102,7 +102,9 @@ async def test_three_year_deal_issues_exact_statements_and_continues_as_new(
     assert len(history.events) < 400
     kinds = {n["kind"] for n in await notifications.for_deal(pool, deal_id)}
     assert "deal_launched" in kinds
-    await replay_and_record(client, deal_id, {"year1_launch": runs[0], "year3_renewal": runs[2]})
+    await replay_and_record_runs(
+        client, deal_id, {"year1_launch": runs[0], "year3_renewal": runs[2]}
+    )
 
 
 async def test_undecided_signature_decline_expires_and_cancels(

@@ -7,8 +7,10 @@ Re-record (only for an intended, versioned change) with
 from __future__ import annotations
 
 import pytest
-from deal_helpers import HISTORIES, replayer
 from temporalio.client import WorkflowHistory
+from workflow_helpers import HISTORIES, replayer
+
+from workflows.licensing_deal import LicensingDealWorkflow
 
 RECORDED = {p.stem: p.read_text() for p in sorted(HISTORIES.glob("licensing_deal_*.json"))}
 
@@ -25,5 +27,7 @@ def test_histories_are_recorded() -> None:
 @pytest.mark.parametrize("name", sorted(RECORDED))
 async def test_recorded_history_replays(name: str) -> None:
     history = WorkflowHistory.from_json(name, RECORDED[name])
-    result = await replayer().replay_workflow(history, raise_on_replay_failure=True)
+    result = await replayer(LicensingDealWorkflow).replay_workflow(
+        history, raise_on_replay_failure=True
+    )
     assert result.replay_failure is None
