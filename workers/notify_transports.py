@@ -27,6 +27,20 @@ from store.notifications import Claimed
 
 log = structlog.get_logger(__name__)
 
+
+def delivered(note: Claimed, transport: str, **extra: object) -> None:
+    """One log line per delivered notification."""
+    log.info(
+        "notification.delivered",
+        transport=transport,
+        notification_id=note.id,
+        recipient=note.recipient,
+        kind=note.kind,
+        deal_id=note.deal_id,
+        **extra,
+    )
+
+
 SMTP_TIMEOUT = 30.0
 DEFAULT_PORTS = {"smtp": 587, "smtps": 465, "smtp+plain": 25}
 
@@ -45,15 +59,7 @@ class LogTransport:
     """One structured log line per notification; counts as delivered (dev, no mail server)."""
 
     async def deliver(self, note: Claimed) -> None:
-        log.info(
-            "notification.delivered",
-            transport="log",
-            notification_id=note.id,
-            recipient=note.recipient,
-            kind=note.kind,
-            subject=note.subject,
-            deal_id=note.deal_id,
-        )
+        delivered(note, "log", subject=note.subject)
 
 
 class AddressBook:
@@ -124,14 +130,7 @@ class SmtpTransport:
         to = await self._addresses.email_for(note.recipient)
         message = self._message(note, to)
         await asyncio.to_thread(self._send, message)
-        log.info(
-            "notification.delivered",
-            transport="smtp",
-            notification_id=note.id,
-            recipient=note.recipient,
-            kind=note.kind,
-            deal_id=note.deal_id,
-        )
+        delivered(note, "smtp")
 
     def _message(self, note: Claimed, to: str) -> EmailMessage:
         message = EmailMessage()

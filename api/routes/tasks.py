@@ -8,8 +8,9 @@ A task id is `<workflow_id>:<local id>`. A decision goes to the owning workflow'
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Path, Request
 from temporalio.client import WorkflowExecution, WorkflowQueryFailedError
@@ -41,6 +42,8 @@ APPROVAL_WORKFLOW = "PartnerApproval"
 _MAX_WORKFLOWS = 200
 _QUERY_CONCURRENCY = 16
 _QUERY_TIMEOUT = timedelta(seconds=5)
+
+StateT = TypeVar("StateT")
 
 TaskId = Annotated[str, Path(min_length=3, max_length=300, pattern=r"^[A-Za-z0-9._:-]+$")]
 
@@ -99,13 +102,24 @@ async def decide(
     if not sep or not local_id or not workflow_id.startswith(TASK_WORKFLOW_PREFIXES):
         # only deal and partner-approval workflows hold tasks; never update anything else
         raise not_found(f"task {task_id} does not exist")
+    handle = svc.client.get_workflow_handle(workflow_id)
     if workflow_id.startswith(APPROVAL_PREFIX):
-        approval = await _decide_partner_approval(svc, who, task_id, workflow_id, body)
+        approval = await _updated(
+            svc,
+            task_id,
+            handle.execute_update(
+                PartnerApprovalWorkflow.decide, _approval_decision(who, task_id, body)
+            ),
+        )
         result, deal_id = _accepted(task_id, workflow_id, body, approval), approval.deal_id
     elif body.decision in SIGNATURE_DECISIONS:
         result, deal_id = await _sign(svc, who, task_id, workflow_id, body)
     else:
-        deal = await _decide_deal_task(svc, who, task_id, workflow_id, body)
+        deal = await _updated(
+            svc,
+            task_id,
+            handle.execute_update(LicensingDealWorkflow.decide, _deal_decision(who, task_id, body)),
+        )
         result, deal_id = _accepted(task_id, workflow_id, body, deal), deal.deal_id
     await write_audit(
         svc,
@@ -132,12 +146,9 @@ def _accepted(
     )
 
 
-async def _decide_partner_approval(
-    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
-) -> PartnerApprovalState:
-    """PartnerApproval's `decide` (a `resubmit` carries the revised profile)."""
-    handle = svc.client.get_workflow_handle(workflow_id)
-    message = DecideInput(
+def _approval_decision(who: Principal, task_id: str, body: DecisionBody) -> DecideInput:
+    """PartnerApproval's `decide` input (a `resubmit` carries the revised profile)."""
+    return DecideInput(
         decided_by=who.user,
         decision=_decision(body.decision),
         comment=body.comment,
@@ -145,19 +156,12 @@ async def _decide_partner_approval(
         task_id=task_id,
         profile=body.profile,
     )
-    try:
-        return await handle.execute_update(PartnerApprovalWorkflow.decide, message)
-    except Exception as exc:
-        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
 
 
-async def _decide_deal_task(
-    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
-) -> DealState:
-    """The deal's `decide`: it routes by task kind (plan approval, revision, needs, partner
-    selection, declined signature, review, renewal)."""
-    handle = svc.client.get_workflow_handle(workflow_id)
-    decision = TaskDecisionInput(
+def _deal_decision(who: Principal, task_id: str, body: DecisionBody) -> TaskDecisionInput:
+    """The deal's `decide` input: the deal routes it by task kind (plan approval, revision,
+    needs, partner selection, declined signature, review, renewal)."""
+    return TaskDecisionInput(
         task_id=task_id,
         decided_by=who.user,
         decision=body.decision,
@@ -167,9 +171,14 @@ async def _decide_deal_task(
         needs=body.needs,
         partners=body.partners,
     )
+
+
+async def _updated(svc: Services, task_id: str, update: Awaitable[StateT]) -> StateT:
+    """The workflow's answer to a decision update; its refusal as problem details."""
     try:
-        return await handle.execute_update(LicensingDealWorkflow.decide, decision)
+        return await update
     except Exception as exc:
+        workflow_id = task_id.partition(":")[0]
         raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
 
 
