@@ -16,7 +16,7 @@ from approval_helpers import (
 )
 from factories import partner_profile
 from temporalio.client import Client
-from workflow_helpers import refusal
+from workflow_helpers import refusal, refused_field
 
 from domain import errors
 from domain.approval import ResubmitInput
@@ -83,3 +83,41 @@ async def test_needs_revision_waits_for_resubmit_then_restarts_as_version_two(
         (2, "legal", "dave", "approve"),
     ]
     await record_history(handle, "partner_approval_revision")
+
+
+async def test_resubmit_is_a_decision_on_the_revision_task(
+    dev_client: Client, task_queue: str
+) -> None:
+    """`decide` takes `resubmit` with the revised profile (the API's one entry point)."""
+    handle = await start_approval(
+        dev_client, approval_input([step("commercial", "carol")]), task_queue
+    )
+    await state_when(handle, step_open("commercial"))
+    await decide(handle, "carol", "needs_revision", comment="raise insurance")
+    waiting = await state_when(handle, lambda s: s.status == "awaiting_revision")
+    [task] = waiting.open_tasks
+    revised = partner_profile(risk=Risk(insurance_coverage=Decimal("5000000")), version=2)
+
+    no_profile = await refusal(decide(handle, "erin", "resubmit", task_id=task.task_id))
+    stale = await refusal(
+        decide(handle, "erin", "resubmit", profile=revised, task_id=f"{handle.id}:revision-v9")
+    )
+    outsider = await refusal(decide(handle, "frank", "resubmit", profile=revised))
+    on_a_step = await refusal(decide(handle, "carol", "approve"))
+    assert (no_profile.type, refused_field(no_profile)) == (errors.INVALID, "profile")
+    assert (stale.type, outsider.type, on_a_step.type) == (
+        errors.CONFLICT,
+        errors.FORBIDDEN,
+        errors.CONFLICT,
+    )
+
+    state = await decide(
+        handle, "erin", "resubmit", profile=revised, comment="5M", task_id=task.task_id
+    )
+    resubmitted = [e for e in state.trail if e.decision == "resubmit"]
+    assert [(e.version, e.actor, e.comment) for e in resubmitted] == [(1, "erin", "5M")]
+    again = await state_when(handle, step_open("commercial"))
+    assert again.version == 2
+    await decide(handle, "carol", "approve")
+    result = await handle.result()
+    assert (result.outcome, result.version) == ("approved", 2)

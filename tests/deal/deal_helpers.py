@@ -28,7 +28,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from workflow_helpers import replay_and_record, replayer, track
 
-from domain.approval import ApprovalStep, DecideInput, Decision, PartnerApprovalState
+from domain.approval import ApprovalStep, DecideInput, Decision
 from domain.common import LicensedScope
 from domain.deal import (
     Audience,
@@ -50,6 +50,7 @@ from licenseflow.config import Settings
 from store import partners, sales
 from workers.main import build_worker
 from workflows.licensing_deal import LicensingDealWorkflow
+from workflows.partner_approval import PartnerApprovalWorkflow
 
 OWNER = "olivia"
 PLAN_APPROVERS = ["paul", "petra"]
@@ -214,26 +215,6 @@ async def _first_task_done(client: Client, deal_id: str, run_id: str) -> bool:
     return any(e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED for e in history.events)
 
 
-async def approve_partner(client: Client, deal_id: str, partner_id: str = "acme") -> None:
-    """Approve the PartnerApproval child through its `decide_signal`."""
-    child = client.get_workflow_handle(partner_approval_id(deal_id, partner_id))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while loop.time() < deadline:
-        try:
-            state = await child.query("state", result_type=PartnerApprovalState)
-        except Exception:
-            state = None
-        if state is not None and state.open_tasks:
-            await child.signal(
-                "decide_signal",
-                DecideInput(decided_by=PARTNER_APPROVER, decision=Decision.APPROVE),
-            )
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"partner approval of {partner_id} never opened a task")
-
-
 async def sign(
     client: Client,
     deal_id: str,
@@ -269,7 +250,7 @@ async def launch(client: Client, deal_id: str) -> DealState:
     """Plan approval, partner approval and signature: the deal reaches monitoring."""
     await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"), what="plan task")
     await decide_signal(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve")
-    await approve_partner(client, deal_id)
+    await approve_child(client, deal_id, by_signal=True)
     await sign(client, deal_id)
     return await wait_state(client, deal_id, lambda s: s.stage == "monitoring", what="monitoring")
 
@@ -366,3 +347,26 @@ async def replay_and_record_runs(client: Client, deal_id: str, run_ids: dict[str
         handle = client.get_workflow_handle(deal_workflow_id(deal_id), run_id=run_id)
         history = await handle.fetch_history()
         await replay_and_record(history, f"licensing_deal_{name}", replayer(LicensingDealWorkflow))
+
+
+async def approve_child(
+    client: Client, deal_id: str, partner_id: str = "acme", *, by_signal: bool = False
+) -> None:
+    """Approve the PartnerApproval child once its step is open: through its `decide` Update,
+    or its `decide_signal` on the time-skipping server (which lacks Updates)."""
+    child = client.get_workflow_handle_for(
+        PartnerApprovalWorkflow.run, partner_approval_id(deal_id, partner_id)
+    )
+    await eventually(
+        lambda: child.query(PartnerApprovalWorkflow.state),
+        lambda s: bool(s.open_tasks),
+        within=20,
+        interval=0.05,
+        what=f"partner approval of {partner_id} open",
+        tolerate=(RPCError, WorkflowQueryFailedError),
+    )
+    approval = DecideInput(decided_by=PARTNER_APPROVER, decision=Decision.APPROVE)
+    if by_signal:
+        await child.signal(PartnerApprovalWorkflow.decide_signal, approval)
+    else:
+        await child.execute_update(PartnerApprovalWorkflow.decide, approval)

@@ -4,17 +4,16 @@ worker restart."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import asyncpg
 from deal_helpers import (
     OWNER,
-    PARTNER_APPROVER,
     PARTNER_CONTACT,
     PLAN_APPROVERS,
     SIGNATORY,
+    approve_child,
     deal_request,
     deal_worker,
     latest,
@@ -38,7 +37,6 @@ from workflow_helpers import refusal, refused_field
 
 from api.esign import SigningEvent, apply_signing_event
 from domain import errors
-from domain.approval import DecideInput, Decision
 from domain.deal import Audience, Needs, Objective, Schedule
 from domain.deal_messages import (
     AddPartnersInput,
@@ -48,12 +46,10 @@ from domain.deal_messages import (
     TerminateInput,
 )
 from domain.deal_state import DealState, Stage
-from domain.ids import partner_approval_id
 from domain.tasks import TaskKind
 from licenseflow.config import Settings
 from store import deals, statements
 from workflows.licensing_deal import LicensingDealWorkflow
-from workflows.partner_approval import PartnerApprovalWorkflow
 
 
 def described(error: ApplicationError) -> tuple[str | None, str | None]:
@@ -67,26 +63,6 @@ async def decide(
     return await latest(client, deal_id).execute_update(
         LicensingDealWorkflow.decide,
         TaskDecisionInput(task_id=task, decided_by=who, decision=decision, **extra),
-    )
-
-
-async def approve_child(client: Client, deal_id: str, partner_id: str = "acme") -> None:
-    """Approve the PartnerApproval child through its `decide` Update."""
-    child = client.get_workflow_handle_for(
-        PartnerApprovalWorkflow.run, partner_approval_id(deal_id, partner_id)
-    )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while loop.time() < deadline:
-        try:
-            if (await child.query(PartnerApprovalWorkflow.state)).open_tasks:
-                break
-        except Exception:  # not started yet
-            pass
-        await asyncio.sleep(0.05)
-    await child.execute_update(
-        PartnerApprovalWorkflow.decide,
-        DecideInput(decided_by=PARTNER_APPROVER, decision=Decision.APPROVE),
     )
 
 

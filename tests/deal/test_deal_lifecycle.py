@@ -8,7 +8,7 @@ import asyncpg
 from deal_helpers import (
     OWNER,
     PLAN_APPROVERS,
-    approve_partner,
+    approve_child,
     deal_request,
     decide_signal,
     decide_then_new_run,
@@ -116,7 +116,7 @@ async def test_undecided_signature_decline_expires_and_cancels(
     await start_deal(client, request, task_queue)
     await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"), what="plan task")
     await decide_signal(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "approve")
-    await approve_partner(client, deal_id)
+    await approve_child(client, deal_id, by_signal=True)
     await sign(client, deal_id, event="declined", reason="exclusivity missing")
     await wait_state(client, deal_id, lambda s: open_task(s, "signature-declined-1"))
 
