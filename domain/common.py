@@ -45,11 +45,3 @@ class LicensedScope(PartnerScope):
     """The scope a deal licenses; exclusive means no other licensee in the same scope."""
 
     exclusive: bool = False
-
-    def covers(self, category: str, territory: str, channel: str) -> bool:
-        """True when one sales line falls inside this scope."""
-        return (
-            category in self.categories
-            and territory in self.territories
-            and channel in self.channels
-        )

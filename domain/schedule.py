@@ -49,11 +49,3 @@ def is_year_end(period: int, periods_per_year: int) -> bool:
     _check_positive("period number", period)
     _check_positive("periods_per_year", periods_per_year)
     return period % periods_per_year == 0
-
-
-def periods_in_year(contract_year: int, periods_per_year: int) -> range:
-    """The period numbers of one contract year."""
-    _check_positive("contract year", contract_year)
-    _check_positive("periods_per_year", periods_per_year)
-    first = (contract_year - 1) * periods_per_year + 1
-    return range(first, first + periods_per_year)

@@ -6,7 +6,7 @@ import json
 from typing import Any, TypeAlias
 
 import asyncpg
-from asyncpg.pool import PoolConnectionProxy
+from asyncpg.pool import PoolConnectionProxy  # named in the Db alias
 
 Db: TypeAlias = "asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy[Any]"
 """Where a query runs: the pool, or one connection (for example inside a transaction)."""

@@ -70,24 +70,6 @@ async def create_token(
     return token
 
 
-async def authenticate(db: asyncpg.Pool, token: str) -> Principal | None:
-    """The principal for a bearer token, or None when unknown or revoked."""
-    row = await db.fetchrow(
-        "UPDATE api_tokens SET last_used_at = now()"
-        " WHERE token_hash = $1 AND revoked_at IS NULL"
-        " RETURNING token_id, user_name, roles, partner_id",
-        hash_token(token),
-    )
-    if row is None:
-        return None
-    return Principal(
-        user=row["user_name"],
-        roles=frozenset(row["roles"]),
-        partner_id=row["partner_id"],
-        token_id=row["token_id"],
-    )
-
-
 async def revoke(db: asyncpg.Pool, token: str) -> bool:
     status = await db.execute(
         "UPDATE api_tokens SET revoked_at = now() WHERE token_hash = $1 AND revoked_at IS NULL",

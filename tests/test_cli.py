@@ -20,7 +20,7 @@ from licenseflow import logging as lf_logging
 from licenseflow.config import Settings
 from store.embedded import embedded_postgres_running
 from store.migrate import migration_files
-from store.tokens import authenticate
+from store.principals import lookup
 
 
 def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -113,8 +113,9 @@ async def test_token_create_prints_only_a_working_token(db_url: str, pool: async
     token = done.stdout.strip()
     assert done.stdout == token + "\n" and token.startswith("lf_")
 
-    principal = await authenticate(pool, token)
-    assert principal is not None
+    found = await lookup(pool, token)
+    assert found is not None
+    principal = found[0]
     assert (principal.user, principal.roles, principal.partner_id) == (
         "acme-ops", frozenset({"partner"}), "acme",
     )  # fmt: skip
