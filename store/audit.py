@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from store.pool import Db
+from store.pool import Db, fetch_all
 
 
 async def append(
@@ -41,10 +41,10 @@ async def append(
 
 
 async def for_deal(db: asyncpg.Pool, deal_id: str, *, limit: int = 500) -> list[dict[str, Any]]:
-    rows = await db.fetch(
+    return await fetch_all(
+        db,
         "SELECT id, at, actor, action, deal_id, workflow_id, subject, detail FROM audit_log"
         " WHERE deal_id = $1 ORDER BY id LIMIT $2",
         deal_id,
         limit,
     )
-    return [dict(r) for r in rows]

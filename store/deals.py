@@ -6,7 +6,7 @@ from typing import Any
 
 import asyncpg
 
-from store.pool import Db
+from store.pool import Db, fetch_one
 
 
 async def upsert(
@@ -64,5 +64,4 @@ async def set_stage(
 
 
 async def get(db: asyncpg.Pool, deal_id: str) -> dict[str, Any] | None:
-    row = await db.fetchrow("SELECT * FROM deals WHERE deal_id = $1", deal_id)
-    return dict(row) if row else None
+    return await fetch_one(db, "SELECT * FROM deals WHERE deal_id = $1", deal_id)

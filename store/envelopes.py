@@ -6,6 +6,8 @@ from typing import Any
 
 import asyncpg
 
+from store.pool import fetch_one
+
 
 async def create(
     db: asyncpg.Pool,
@@ -41,8 +43,9 @@ async def create(
 
 
 async def get(db: asyncpg.Pool, envelope_id: str) -> dict[str, Any] | None:
-    row = await db.fetchrow("SELECT * FROM signature_envelopes WHERE envelope_id = $1", envelope_id)
-    return dict(row) if row else None
+    return await fetch_one(
+        db, "SELECT * FROM signature_envelopes WHERE envelope_id = $1", envelope_id
+    )
 
 
 async def for_task(db: asyncpg.Pool, task_id: str) -> dict[str, Any] | None:

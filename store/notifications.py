@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from store.pool import fetch_all
+
 MAX_ERROR_CHARS = 2000
 
 
@@ -60,8 +62,9 @@ async def enqueue(
 
 
 async def for_deal(db: asyncpg.Pool, deal_id: str) -> list[dict[str, Any]]:
-    rows = await db.fetch("SELECT * FROM notifications WHERE deal_id = $1 ORDER BY id", deal_id)
-    return [dict(r) for r in rows]
+    return await fetch_all(
+        db, "SELECT * FROM notifications WHERE deal_id = $1 ORDER BY id", deal_id
+    )
 
 
 async def claim_due(db: asyncpg.Pool, limit: int, *, lease: timedelta) -> list[Claimed]:
@@ -135,10 +138,10 @@ async def latest_for_recipient(
     db: asyncpg.Pool, recipient: str, *, limit: int
 ) -> list[dict[str, Any]]:
     """A recipient's notifications, newest first."""
-    rows = await db.fetch(
+    return await fetch_all(
+        db,
         "SELECT id, kind, subject, body, deal_id, status, created_at, sent_at"
         " FROM notifications WHERE recipient = $1 ORDER BY id DESC LIMIT $2",
         recipient,
         limit,
     )
-    return [dict(r) for r in rows]

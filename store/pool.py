@@ -26,3 +26,14 @@ async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asy
     )
     assert pool is not None
     return pool
+
+
+async def fetch_all(db: Db, sql: str, *args: object) -> list[dict[str, Any]]:
+    """Every row of a query, as dicts."""
+    return [dict(r) for r in await db.fetch(sql, *args)]
+
+
+async def fetch_one(db: Db, sql: str, *args: object) -> dict[str, Any] | None:
+    """The first row of a query as a dict, or None."""
+    row = await db.fetchrow(sql, *args)
+    return dict(row) if row else None

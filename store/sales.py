@@ -6,17 +6,17 @@ from typing import Any
 
 import asyncpg
 
-from store.pool import Db
+from store.pool import Db, fetch_all, fetch_one
 
 
 async def latest(db: asyncpg.Pool, deal_id: str, period: int) -> dict[str, Any] | None:
-    row = await db.fetchrow(
+    return await fetch_one(
+        db,
         "SELECT * FROM sales_reports WHERE deal_id = $1 AND period = $2"
         " ORDER BY version DESC LIMIT 1",
         deal_id,
         period,
     )
-    return dict(row) if row else None
 
 
 async def insert_version(
@@ -54,10 +54,9 @@ async def insert_version(
 
 
 async def for_deal(db: asyncpg.Pool, deal_id: str) -> list[dict[str, Any]]:
-    rows = await db.fetch(
-        "SELECT * FROM sales_reports WHERE deal_id = $1 ORDER BY period, version", deal_id
+    return await fetch_all(
+        db, "SELECT * FROM sales_reports WHERE deal_id = $1 ORDER BY period, version", deal_id
     )
-    return [dict(r) for r in rows]
 
 
 async def mark_signalled(db: Db, report_id: str) -> None:
@@ -71,8 +70,8 @@ async def mark_signalled(db: Db, report_id: str) -> None:
 
 async def unsignalled(db: asyncpg.Pool, *, limit: int = 500) -> list[dict[str, Any]]:
     """Stored versions whose signal never reached the deal (oldest first), to re-send."""
-    rows = await db.fetch(
+    return await fetch_all(
+        db,
         "SELECT * FROM sales_reports WHERE signalled_at IS NULL ORDER BY submitted_at LIMIT $1",
         limit,
     )
-    return [dict(r) for r in rows]

@@ -7,6 +7,8 @@ from typing import Any
 
 import asyncpg
 
+from store.pool import fetch_all
+
 
 async def insert(
     db: asyncpg.Pool,
@@ -50,7 +52,6 @@ async def insert(
 
 
 async def for_deal(db: asyncpg.Pool, deal_id: str) -> list[dict[str, Any]]:
-    rows = await db.fetch(
-        "SELECT * FROM statements WHERE deal_id = $1 ORDER BY issued_at, statement_id", deal_id
+    return await fetch_all(
+        db, "SELECT * FROM statements WHERE deal_id = $1 ORDER BY issued_at, statement_id", deal_id
     )
-    return [dict(r) for r in rows]
