@@ -175,7 +175,8 @@ class DealWorkflowState(Model):
         return max((k.version for k in self.reports if k.period == period), default=0)
 
     def has_report(self, period: int) -> bool:
-        return any(k.period == period for k in self.reports)
+        """A report version (>= 1) was signalled for `period`."""
+        return self.latest_report(period) > 0
 
     def is_final(self) -> bool:
         return self.stage in TERMINAL_STAGES
@@ -193,7 +194,7 @@ class DealWorkflowState(Model):
                 "reports": [
                     ReportKey(period=p, version=v)
                     for p, v in sorted(latest.items())
-                    if p not in self.periods or self.periods[p].contract_year >= year
+                    if v > 0 and (p not in self.periods or self.periods[p].contract_year >= year)
                 ],
                 "tasks": [t for t in self.tasks if t.closed_at is None],
                 "history": self.history[-HISTORY_CARRIED:],

@@ -30,8 +30,9 @@ from domain.deal_messages import (
     TerminateInput,
 )
 from domain.deal_state import DealOutcome, DealRunInput, DealState, Stage
+from domain.tasks import TaskKind
 from workflows.deal.contracting import Contracting
-from workflows.deal.decisions import DealDecisions, Done
+from workflows.deal.decisions import DECIDED_BY_DECIDE_TASK, DealDecisions, Done
 from workflows.deal.endings import Endings
 from workflows.deal.events import DealEvents
 from workflows.deal.maintenance import Maintenance
@@ -116,12 +117,7 @@ class LicensingDealWorkflow:
     @workflow.signal
     def decide_signal(self, inp: TaskDecisionInput) -> None:
         """Ops tooling: same as `decide`; a refused decision is noted, not applied."""
-        try:
-            self._decisions.check(inp)
-        except ApplicationError as refused:
-            self._deal.note("signal_rejected", by=inp.decided_by, detail=f"decide: {refused}")
-            return
-        self._decisions.apply(inp)
+        self._decide_by_signal(inp, "decide")
 
     @workflow.update
     async def terminate(self, inp: TerminateInput) -> DealState:
@@ -147,6 +143,16 @@ class LicensingDealWorkflow:
         await _until(self._decisions.apply(inp))
         return self.state()
 
+    def _decide_by_signal(
+        self, inp: TaskDecisionInput, name: str, *, kinds: frozenset[TaskKind] | None = None
+    ) -> None:
+        try:
+            self._decisions.check(inp, kinds=kinds)
+        except ApplicationError as refused:
+            self._deal.note("signal_rejected", by=inp.decided_by, detail=f"{name}: {refused}")
+            return
+        self._decisions.apply(inp)
+
     # ---- events from systems -----------------------------------------------------------
 
     @workflow.signal
@@ -167,19 +173,19 @@ class LicensingDealWorkflow:
     # ---- earlier names of the same inputs: deals started before `decide` (and their
     # recorded histories) use them; same validation, same effect. -------------------------
 
-    @workflow.update(name="decide_task")
+    @workflow.update
     async def decide_task(self, inp: TaskDecisionInput) -> DealState:
-        """Earlier name of `decide`."""
+        """Earlier `decide`, for plan approval, review, renewal and declined signature."""
         return await self._decide(inp)
 
     @decide_task.validator
     def _validate_decide_task(self, inp: TaskDecisionInput) -> None:
-        self._decisions.check(inp)
+        self._decisions.check(inp, kinds=DECIDED_BY_DECIDE_TASK)
 
-    @workflow.signal(name="decide_task_signal")
+    @workflow.signal
     def decide_task_signal(self, inp: TaskDecisionInput) -> None:
-        """Earlier name of `decide_signal`."""
-        self.decide_signal(inp)
+        """Earlier `decide_signal`, for the same kinds as `decide_task`."""
+        self._decide_by_signal(inp, "decide_task", kinds=DECIDED_BY_DECIDE_TASK)
 
     @workflow.update
     async def submit_needs(self, inp: SubmitNeedsInput) -> DealState:

@@ -44,6 +44,7 @@ from workflows.activity_options import (
     call,
 )
 from workflows.human_tasks import TaskBoard, wait_with_sla
+from workflows.patches import RESUBMIT_BY_DECIDE_SIGNAL
 from workflows.refusals import refusal_error, refuse
 from workflows.search_attributes import LICENSING_PARTNER, PENDING_APPROVERS
 
@@ -143,6 +144,10 @@ class PartnerApprovalWorkflow:
     @workflow.signal
     async def decide_signal(self, decision: DecideInput) -> None:
         """The same decision for ops tooling: refused ones are recorded, not applied."""
+        if decision.decision is Decision.RESUBMIT and not workflow.patched(
+            RESUBMIT_BY_DECIDE_SIGNAL
+        ):
+            return
         refusal = self._refusal(decision)
         if refusal is None:
             await self._apply_and_audit(decision)

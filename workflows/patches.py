@@ -27,9 +27,15 @@ SIGNATURE_DECLINE_DECISION = "signature-decline-decision"
 cancel). Before it the deal was cancelled at once. Deprecate when no deal started before it
 is still in implementation."""
 
+RESUBMIT_BY_DECIDE_SIGNAL = "resubmit-by-decide-signal"
+"""PartnerApproval: `decide_signal` with decision `resubmit` applies the revised profile.
+Before it, such a signal could not be decoded and was dropped; histories that hold one
+replay that way. Deprecate when no approval started before it is open."""
+
 ALL = (
     CHECK_STORE_WHEN_UNSIGNALLED,
     RECHECK_REPORT_RECEIVED_DURING_CHECK,
     CORRECTIONS_BEFORE_YEAR_CLOSE,
     SIGNATURE_DECLINE_DECISION,
+    RESUBMIT_BY_DECIDE_SIGNAL,
 )

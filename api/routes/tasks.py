@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
 from temporalio.client import WorkflowExecution, WorkflowQueryFailedError
@@ -112,8 +112,10 @@ async def decide(
             ),
         )
         result, deal_id = _accepted(task_id, workflow_id, body, approval), approval.deal_id
-    elif body.decision in SIGNATURE_DECISIONS:
-        result, deal_id = await _sign(svc, who, task_id, workflow_id, body)
+    elif body.decision in SIGNATURE_DECISIONS and (
+        envelope := await envelopes.for_task(svc.pool, task_id)
+    ):
+        result, deal_id = await _sign(svc, who, envelope, task_id, workflow_id, body)
     else:
         deal = await _updated(
             svc,
@@ -183,11 +185,16 @@ async def _updated(svc: Services, task_id: str, update: Awaitable[StateT]) -> St
 
 
 async def _sign(
-    svc: Services, who: Principal, task_id: str, workflow_id: str, body: DecisionBody
+    svc: Services,
+    who: Principal,
+    envelope: dict[str, Any],
+    task_id: str,
+    workflow_id: str,
+    body: DecisionBody,
 ) -> tuple[DecisionResult, str]:
-    """Local-provider signing: the same event path as the provider webhook."""
-    envelope = await envelopes.for_task(svc.pool, task_id)
-    if envelope is None or envelope["workflow_id"] != workflow_id:
+    """Local-provider signing of the task's envelope: the same event path as the provider
+    webhook."""
+    if envelope["workflow_id"] != workflow_id:
         raise not_found(f"task {task_id} does not exist")
     if who.user not in envelope["signatories"]:
         raise forbidden(f"task {task_id} is not assigned to {who.user}")

@@ -94,6 +94,9 @@ async def test_deal_task_decisions_are_validated_by_the_workflow(stub_api: Api) 
     assert_problem(await stub_api.http.post(path, json={"decision": "approve"}, headers=ops), 403)
     maybe = await stub_api.http.post(path, json={"decision": "maybe"}, headers=carol)
     assert "decision must be one of" in assert_problem(maybe, 422)["detail"]
+    # `sign` is for signature tasks (they have an envelope); here the workflow refuses it
+    sign = await stub_api.http.post(path, json={"decision": "sign"}, headers=carol)
+    assert_problem(sign, 422, field="body.decision")
     assert_problem(
         await stub_api.http.post(path, json={"decision": "approve", "extra": 1}, headers=carol),
         422,

@@ -19,7 +19,7 @@ from temporalio.client import Client
 from workflow_helpers import refusal, refused_field
 
 from domain import errors
-from domain.approval import ResubmitInput
+from domain.approval import DecideInput, Decision, ResubmitInput
 from domain.partner import Risk
 from workflows.partner_approval import PartnerApprovalWorkflow
 
@@ -121,3 +121,23 @@ async def test_resubmit_is_a_decision_on_the_revision_task(
     await decide(handle, "carol", "approve")
     result = await handle.result()
     assert (result.outcome, result.version) == ("approved", 2)
+
+
+async def test_resubmit_by_ops_signal_applies_the_profile(
+    dev_client: Client, task_queue: str
+) -> None:
+    handle = await start_approval(
+        dev_client, approval_input([step("commercial", "carol")]), task_queue
+    )
+    await state_when(handle, step_open("commercial"))
+    await decide(handle, "carol", "needs_revision", comment="raise insurance")
+    await state_when(handle, lambda s: s.status == "awaiting_revision")
+    revised = partner_profile(risk=Risk(insurance_coverage=Decimal("5000000")), version=2)
+    await handle.signal(
+        PartnerApprovalWorkflow.decide_signal,
+        DecideInput(decided_by="erin", decision=Decision.RESUBMIT, profile=revised),
+    )
+    again = await state_when(handle, step_open("commercial"))
+    assert again.version == 2
+    await decide(handle, "carol", "approve")
+    assert (await handle.result()).outcome == "approved"

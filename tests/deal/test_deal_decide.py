@@ -82,6 +82,22 @@ async def test_decide_routes_needs_and_plan_revision_with_the_same_checks(
     await wait_state(client, deal_id, lambda s: open_task(s, "plan-v1"))
     await decide(client, deal_id, "plan-v1", PLAN_APPROVERS[0], "reject", comment="too low")
     await wait_state(client, deal_id, lambda s: open_task(s, "revise-v1"))
+    # the earlier names keep their own checks: decide_task decides no owner input
+    legacy = TaskDecisionInput(
+        task_id="revise-v1", decided_by=OWNER, decision="revise", plan=plan()
+    )
+    refused_legacy = await refusal(
+        latest(client, deal_id).execute_update(LicensingDealWorkflow.decide_task, legacy)
+    )
+    assert (refused_legacy.type, refused_legacy.message) == (
+        errors.CONFLICT,
+        "plan_revision tasks are not decided here",
+    )
+    await latest(client, deal_id).signal(LicensingDealWorkflow.decide_task_signal, legacy)
+    noted = await wait_state(
+        client, deal_id, lambda s: any(h.event == "signal_rejected" for h in s.history)
+    )
+    assert noted.plan_version == 1 and open_task(noted, "revise-v1")
     assert await refused(client, deal_id, "revise-v1", OWNER, "revise") == (errors.INVALID, "plan")
     assert await refused(client, deal_id, "revise-v1", "mallory", "revise", plan=plan()) == (
         errors.FORBIDDEN,

@@ -21,6 +21,9 @@ def test_histories_are_recorded() -> None:
         "licensing_deal_year3_renewal",
         "licensing_deal_updates_terminate",
         "licensing_deal_signature_resend",
+        # recorded by the release before `decide` (a review of that change found both):
+        "licensing_deal_legacy_revise_signal",  # decide_task_signal on a revision: refused
+        "licensing_deal_report_version_zero",  # a version-0 report is not a report
     }
 
 

@@ -168,3 +168,19 @@ def _terms() -> Any:
         advance=Decimal(0),
         minimum_guarantee_per_year=Decimal(0),
     )
+
+
+def test_a_version_zero_report_is_not_a_report() -> None:
+    plan = Plan(
+        scope=LicensedScope(categories=["a"], territories=["DE"], channels=["online"]),
+        kpis=[Kpi(target_per_period=Decimal(1))],
+    )
+    state = DealWorkflowState(
+        stage=Stage.MONITORING,
+        plan=plan,
+        term_periods=4,
+        ledger=open_year(1, _terms()),
+        reports=[ReportKey(period=1, version=0)],
+    )
+    assert not state.has_report(1)
+    assert state.for_next_run(periods_per_year=4).reports == []

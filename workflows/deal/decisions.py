@@ -9,7 +9,7 @@ update waits for before it answers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from domain import errors
 from domain.deal import Needs, Plan
@@ -24,6 +24,17 @@ from domain.tasks import Task, TaskKind
 from workflows.deal.run import DealRun
 from workflows.refusals import refuse
 
+DECIDED_BY_DECIDE_TASK = frozenset(
+    {
+        TaskKind.PLAN_APPROVAL,
+        TaskKind.REVIEW_DECISION,
+        TaskKind.RENEWAL_DECISION,
+        TaskKind.SIGNATURE_DECISION,
+    }
+)
+"""The kinds the earlier `decide_task` update and signal decide (owner inputs had their own
+updates); kept so that histories recorded before `decide` replay the same."""
+
 Done = Callable[[], bool]
 """The condition an update waits for before it returns the deal's state."""
 
@@ -36,8 +47,9 @@ class DealDecisions:
 
     # ---- decide: one entry point for every task kind ---------------------------------
 
-    def check(self, inp: TaskDecisionInput) -> Task:
-        """The task `inp` decides, or the refusal."""
+    def check(self, inp: TaskDecisionInput, *, kinds: Collection[TaskKind] | None = None) -> Task:
+        """The task `inp` decides, or the refusal; `kinds` limits the task kinds accepted
+        (the earlier `decide_task` took only `DECIDED_BY_DECIDE_TASK`)."""
         run = self._run
         self._check_live()
         task = run.board.get(run.full_task_id(inp.task_id))
@@ -45,6 +57,8 @@ class DealDecisions:
             raise refuse(f"no task {inp.task_id}", errors.NOT_FOUND)
         if task.closed_at is not None or task.task_id in run.state.decisions:
             raise refuse(f"task {inp.task_id} is already {task.outcome}", errors.CONFLICT)
+        if kinds is not None and task.kind not in kinds:
+            raise refuse(f"{task.kind.value} tasks are not decided here", errors.CONFLICT)
         if inp.decided_by not in task.assignees:
             raise refuse(f"{inp.decided_by} is not assigned to {inp.task_id}", errors.FORBIDDEN)
         if task.kind in OWNER_INPUTS:
