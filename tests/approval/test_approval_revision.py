@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from approval_helpers import (
     REQUESTER,
+    Handle,
     approval_input,
     decide,
     record_history,
@@ -19,7 +20,7 @@ from temporalio.client import Client
 from workflow_helpers import refusal, refused_field
 
 from domain import errors
-from domain.approval import DecideInput, Decision, ResubmitInput
+from domain.approval import DecideInput, Decision, PartnerApprovalState, ResubmitInput
 from domain.partner import Risk
 from workflows.partner_approval import PartnerApprovalWorkflow
 
@@ -85,16 +86,19 @@ async def test_needs_revision_waits_for_resubmit_then_restarts_as_version_two(
     await record_history(handle, "partner_approval_revision")
 
 
+async def awaiting_revision(client: Client, task_queue: str) -> tuple[Handle, PartnerApprovalState]:
+    """A one-step approval whose approver asked for a revised profile."""
+    handle = await start_approval(client, approval_input([step("commercial", "carol")]), task_queue)
+    await state_when(handle, step_open("commercial"))
+    await decide(handle, "carol", "needs_revision", comment="raise insurance")
+    return handle, await state_when(handle, lambda s: s.status == "awaiting_revision")
+
+
 async def test_resubmit_is_a_decision_on_the_revision_task(
     dev_client: Client, task_queue: str
 ) -> None:
     """`decide` takes `resubmit` with the revised profile (the API's one entry point)."""
-    handle = await start_approval(
-        dev_client, approval_input([step("commercial", "carol")]), task_queue
-    )
-    await state_when(handle, step_open("commercial"))
-    await decide(handle, "carol", "needs_revision", comment="raise insurance")
-    waiting = await state_when(handle, lambda s: s.status == "awaiting_revision")
+    handle, waiting = await awaiting_revision(dev_client, task_queue)
     [task] = waiting.open_tasks
     revised = partner_profile(risk=Risk(insurance_coverage=Decimal("5000000")), version=2)
 
@@ -126,12 +130,7 @@ async def test_resubmit_is_a_decision_on_the_revision_task(
 async def test_resubmit_by_ops_signal_applies_the_profile(
     dev_client: Client, task_queue: str
 ) -> None:
-    handle = await start_approval(
-        dev_client, approval_input([step("commercial", "carol")]), task_queue
-    )
-    await state_when(handle, step_open("commercial"))
-    await decide(handle, "carol", "needs_revision", comment="raise insurance")
-    await state_when(handle, lambda s: s.status == "awaiting_revision")
+    handle, _ = await awaiting_revision(dev_client, task_queue)
     revised = partner_profile(risk=Risk(insurance_coverage=Decimal("5000000")), version=2)
     await handle.signal(
         PartnerApprovalWorkflow.decide_signal,

@@ -370,3 +370,21 @@ async def approve_child(
         await child.signal(PartnerApprovalWorkflow.decide_signal, approval)
     else:
         await child.execute_update(PartnerApprovalWorkflow.decide, approval)
+
+
+async def decide_update(
+    client: Client, deal_id: str, task: str, who: str, decision: str, **extra: Any
+) -> DealState:
+    """The deal's `decide` Update (dev server)."""
+    return await latest(client, deal_id).execute_update(
+        LicensingDealWorkflow.decide,
+        TaskDecisionInput(task_id=task, decided_by=who, decision=decision, **extra),
+    )
+
+
+async def needs_open(client: Client, task_queue: str) -> DealRequest:
+    """A deal started without its needs analysis, waiting on the owner's needs task."""
+    request = deal_request(needs=None)
+    await start_deal(client, request, task_queue)
+    await wait_state(client, request.deal_id, lambda s: open_task(s, "needs"), what="needs task")
+    return request

@@ -12,10 +12,14 @@ from deal_helpers import (
     approve_child,
     deal_request,
     latest,
+    needs_open,
     open_task,
     plan,
     start_deal,
     wait_state,
+)
+from deal_helpers import (
+    decide_update as decide,
 )
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -24,22 +28,13 @@ from workflow_helpers import refusal, refused_field
 from domain import errors
 from domain.deal import Audience, Needs, Objective
 from domain.deal_messages import SubmitNeedsInput, TaskDecisionInput, TerminateInput
-from domain.deal_state import DealState, Stage
+from domain.deal_state import Stage
 from workflows.licensing_deal import LicensingDealWorkflow
 
 NEEDS = Needs(
     objectives=[Objective(kind="revenue", target=Decimal("500000"), unit="EUR")],
     audience=Audience(segments=["teens"], regions=["DE"]),
 )
-
-
-async def decide(
-    client: Client, deal_id: str, task: str, who: str, decision: str, **extra: object
-) -> DealState:
-    return await latest(client, deal_id).execute_update(
-        LicensingDealWorkflow.decide,
-        TaskDecisionInput(task_id=task, decided_by=who, decision=decision, **extra),
-    )
 
 
 async def refused(
@@ -53,10 +48,7 @@ async def test_decide_routes_needs_and_plan_revision_with_the_same_checks(
     dev_worker: WorkflowEnvironment, task_queue: str
 ) -> None:
     client = dev_worker.client
-    request = deal_request(needs=None)
-    deal_id = request.deal_id
-    await start_deal(client, request, task_queue)
-    await wait_state(client, deal_id, lambda s: open_task(s, "needs"), what="needs task")
+    deal_id = (await needs_open(client, task_queue)).deal_id
 
     doubled = NEEDS.model_copy(update={"objectives": NEEDS.objectives * 2})
     assert await refused(client, deal_id, "needs", "mallory", "submit", needs=NEEDS) == (
@@ -129,10 +121,8 @@ async def test_decide_signal_applies_owner_inputs_and_notes_refusals(
     dev_worker: WorkflowEnvironment, task_queue: str
 ) -> None:
     client = dev_worker.client
-    request = deal_request(needs=None)
-    deal_id = request.deal_id
-    handle = await start_deal(client, request, task_queue)
-    await wait_state(client, deal_id, lambda s: open_task(s, "needs"), what="needs task")
+    deal_id = (await needs_open(client, task_queue)).deal_id
+    handle = latest(client, deal_id)
 
     signal = LicensingDealWorkflow.decide_signal
     await handle.signal(

@@ -16,7 +16,6 @@ from deal_helpers import (
     approve_child,
     deal_request,
     deal_worker,
-    latest,
     line,
     open_task,
     outcome_of,
@@ -28,6 +27,9 @@ from deal_helpers import (
     start_deal,
     submit_report,
     wait_state,
+)
+from deal_helpers import (
+    decide_update as decide,
 )
 from polling import eventually
 from temporalio.client import Client
@@ -42,10 +44,9 @@ from domain.deal_messages import (
     AddPartnersInput,
     RevisePlanInput,
     SubmitNeedsInput,
-    TaskDecisionInput,
     TerminateInput,
 )
-from domain.deal_state import DealState, Stage
+from domain.deal_state import Stage
 from domain.tasks import TaskKind
 from licenseflow.config import Settings
 from store import deals, statements
@@ -55,15 +56,6 @@ from workflows.licensing_deal import LicensingDealWorkflow
 def described(error: ApplicationError) -> tuple[str | None, str | None]:
     """A refusal's type and the input field it names."""
     return error.type, refused_field(error)
-
-
-async def decide(
-    client: Client, deal_id: str, task: str, who: str, decision: str, **extra: object
-) -> DealState:
-    return await latest(client, deal_id).execute_update(
-        LicensingDealWorkflow.decide,
-        TaskDecisionInput(task_id=task, decided_by=who, decision=decision, **extra),
-    )
 
 
 async def visible(client: Client, query: str, workflow_id: str) -> bool:

@@ -26,6 +26,10 @@ from domain.tasks import Task, TaskKind
 
 HISTORY = Path(__file__).parent.parent / "histories" / "licensing_deal_year3_renewal.json"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PLAN = Plan(
+    scope=LicensedScope(categories=["a"], territories=["DE"], channels=["online"]),
+    kpis=[Kpi(target_per_period=Decimal(1))],
+)
 
 
 def recorded_input() -> dict[str, Any]:
@@ -89,13 +93,9 @@ def statement(year: int, key: str) -> Statement:
 
 
 def test_next_run_keeps_only_what_it_needs() -> None:
-    plan = Plan(
-        scope=LicensedScope(categories=["a"], territories=["DE"], channels=["online"]),
-        kpis=[Kpi(target_per_period=Decimal(1))],
-    )
     state = DealWorkflowState(
         stage=Stage.MONITORING,
-        plan=plan,
+        plan=PLAN,
         term_periods=12,
         next_period=9,
         ledger=open_year(3, _terms()),
@@ -135,13 +135,9 @@ def test_next_run_keeps_only_what_it_needs() -> None:
 
 
 def test_reports_of_the_current_year_carry_their_latest_version() -> None:
-    plan = Plan(
-        scope=LicensedScope(categories=["a"], territories=["DE"], channels=["online"]),
-        kpis=[Kpi(target_per_period=Decimal(1))],
-    )
     state = DealWorkflowState(
         stage=Stage.MONITORING,
-        plan=plan,
+        plan=PLAN,
         term_periods=8,
         next_period=5,
         ledger=open_year(2, _terms()),
@@ -171,13 +167,9 @@ def _terms() -> Any:
 
 
 def test_a_version_zero_report_is_not_a_report() -> None:
-    plan = Plan(
-        scope=LicensedScope(categories=["a"], territories=["DE"], channels=["online"]),
-        kpis=[Kpi(target_per_period=Decimal(1))],
-    )
     state = DealWorkflowState(
         stage=Stage.MONITORING,
-        plan=plan,
+        plan=PLAN,
         term_periods=4,
         ledger=open_year(1, _terms()),
         reports=[ReportKey(period=1, version=0)],
