@@ -4,6 +4,7 @@ a report correction arriving while the year-end review is open (before continue-
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from decimal import Decimal
 
 import asyncpg
@@ -19,6 +20,7 @@ from deal_helpers import (
     open_task,
     report_after_period_end,
     schedule,
+    skip_to,
     start_deal,
     submit_report,
     wait_state,
@@ -156,4 +158,63 @@ async def test_correction_arriving_while_its_period_is_being_checked_is_rechecke
         assert state.periods[0].net_sales == Decimal("350000")
         issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
         assert issued[f"{deal_id}:y1:p1:v2"]["amount_due"] == Decimal("4000")
+        await latest(env.client, deal_id).terminate("test over")
+
+
+async def test_report_signalled_while_the_due_date_check_runs_is_invoiced_not_missing(
+    time_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    """The lost-report race: the due-date check reads the store before the report's insert,
+    and the report's signal is handled before the check's "not found" result. The period
+    must be decided from everything received: invoiced, never marked missing."""
+    env = time_env
+    request = deal_request(schedule=schedule(term_periods=4))
+    deal_id = request.deal_id
+    real = DealActivities(pool)
+    raced: list[int] = []
+
+    @activity.defn(name="check_sales")
+    async def check_sales(inp: SalesCheckInput) -> SalesCheckResult:
+        if inp.period != 1 or raced:
+            return await real.check_sales(inp)
+        raced.append(1)
+        # this check read the store before the report existed ...
+        await submit_report(pool, env.client, deal_id, 1, [line("300000")])
+        # ... and answers only after the workflow has handled the report's signal
+        await wait_state(
+            env.client,
+            deal_id,
+            lambda s: any(h.event == "report_received" for h in s.history),
+            what="report signal handled during the check",
+        )
+        return SalesCheckResult(period=1, report_exists=False)
+
+    activities = [
+        check_sales if getattr(f, "__name__", "") == "check_sales" else f
+        for f in activity_functions(pool, settings)
+    ]
+    async with build_worker(
+        env.client, pool, settings, task_queue=task_queue, activities=activities
+    ):
+        await start_deal(env.client, request, task_queue)
+        state = await launch(env.client, deal_id)
+        first = await wait_state(env.client, deal_id, lambda s: bool(s.periods))
+        await skip_to(env, first.periods[0].report_due_at + timedelta(seconds=1))
+        state = await wait_state(
+            env.client, deal_id, lambda s: s.periods[0].status != "open", what="period 1 decided"
+        )
+        assert raced == [1]
+        assert (state.periods[0].status, state.periods[0].net_sales) == (
+            "checked",
+            Decimal("300000"),
+        )
+        assert not any(h.event == "report_missing" for h in state.history)
+        issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
+        # 300,000 x 8% = 24,000 earned, less the 20,000 advance already paid
+        assert issued[f"{deal_id}:y1:p1"]["amount_due"] == Decimal("4000.00")
         await latest(env.client, deal_id).terminate("test over")

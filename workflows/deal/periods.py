@@ -10,6 +10,10 @@ Rules:
   through the year's royalty ledger. Reports for closed contract years are only noted.
 * At the due date the stored reports are checked even when no signal arrived, so a report
   persisted by the API whose signal was lost is invoiced, not marked missing.
+* A period's outcome is decided from everything received: a report signalled while the
+  due-date check ran (even in the same workflow task as its "not found" result) is checked
+  again at once; if its row still cannot be read, the period is marked missing and the
+  report re-checked at the next wake-up like a late report.
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from domain.deal_state import KpiStatus, PeriodRecord, YearSummary
 from domain.royalty import apply_period, close_year
 from domain.schedule import contract_year_of, period_end, period_start, report_due
 from workflows.deal.run import DealRun
-from workflows.patches import CHECK_STORE_WHEN_UNSIGNALLED, RECHECK_REPORT_RECEIVED_DURING_CHECK
+from workflows.patches import (
+    CHECK_STORE_WHEN_UNSIGNALLED,
+    PERIOD_FROM_ALL_RECEIVED,
+    RECHECK_REPORT_RECEIVED_DURING_CHECK,
+)
 
 
 class Periods:
@@ -59,13 +67,21 @@ class Periods:
         signalled = state.has_report(n)
         # A report stored in Postgres whose signal never arrived (the API died in between)
         # is still found by the check at the due date.
-        if (
+        found = (
             signalled or workflow.patched(CHECK_STORE_WHEN_UNSIGNALLED)
-        ) and await self._check_period(n):
-            if not signalled:
+        ) and await self._check_period(n)
+        if not found and state.has_report(n) and workflow.patched(PERIOD_FROM_ALL_RECEIVED):
+            # The report was stored and signalled while the check ran (its signal can land
+            # in the same workflow task as the "not found" result): check the stored row.
+            found = await self._check_period(n)
+        if found:
+            if not signalled and not state.has_report(n):
                 run.note("report_found_unsignalled", detail=f"period {n}")
             return
         self._mark_missing(n)
+        if state.has_report(n) and workflow.patched(PERIOD_FROM_ALL_RECEIVED):
+            # Received but not readable yet: re-checked at the next wake-up, never dropped.
+            state.corrections.append(n)
 
     def _mark_missing(self, n: int) -> None:
         run, state = self._run, self._run.state
