@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.common import Identifier, UserName
+from domain import limits
+from domain.common import Code, Identifier, Text, UserName
 from domain.deal import Needs, Plan
 from domain.partner import PartnerProfile
 
@@ -37,7 +38,7 @@ class DealSummary(BaseModel):
 class TerminateBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: Text = Field(min_length=1)
 
 
 class StatementOut(BaseModel):
@@ -82,14 +83,14 @@ class DecisionBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    decision: str = Field(min_length=1, max_length=64)
-    comment: str | None = Field(default=None, max_length=4000)
+    decision: Code
+    comment: Text | None = None
     delegate_to: UserName | None = None
     plan: Plan | None = None
-    renew_periods: int | None = Field(default=None, ge=1)
+    renew_periods: int | None = Field(default=None, ge=1, le=limits.MAX_TERM_PERIODS)
     profile: PartnerProfile | None = None
     needs: Needs | None = None
-    partners: list[Identifier] | None = Field(default=None, min_length=1)
+    partners: list[Identifier] | None = Field(default=None, min_length=1, max_length=limits.MAX_IDS)
 
 
 class DecisionResult(BaseModel):

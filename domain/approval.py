@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from domain.common import Identifier, LicensedScope, Model, UserName
+from domain import limits
+from domain.common import Code, Identifier, LicensedScope, Model, Text, UserName
 from domain.durations import IsoDuration
 from domain.partner import PartnerProfile
 from domain.tasks import Task
@@ -20,8 +21,8 @@ ApprovalOutcome = Literal["approved", "rejected", "withdrawn"]
 class ApprovalStep(Model):
     """One step of the approver chain; quorum `all` needs every approver to approve."""
 
-    step: str = Field(min_length=1, max_length=64)
-    approvers: list[UserName] = Field(min_length=1)
+    step: Code
+    approvers: list[UserName] = Field(min_length=1, max_length=limits.MAX_IDS)
     quorum: Literal["any", "all"] = "any"
     escalate_to: UserName | None = None
 
@@ -66,7 +67,7 @@ class DecideInput(Model):
 
     decided_by: UserName
     decision: Decision
-    comment: str | None = Field(default=None, max_length=4000)
+    comment: Text | None = None
     delegate_to: UserName | None = None
     task_id: str | None = None
     """Optional guard: the task the caller saw; stale ids are refused."""
@@ -79,7 +80,7 @@ class ResubmitInput(Model):
 
     submitted_by: UserName
     profile: PartnerProfile
-    comment: str | None = None
+    comment: Text | None = None
 
 
 class PartnerApprovalInput(Model):

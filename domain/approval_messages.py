@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from domain.approval import ApprovalOutcome, Decision, ScreeningSettings
-from domain.common import LicensedScope, Model, UserName
+from domain.common import LicensedScope, Model, Text, UserName
 from domain.partner import PartnerProfile
 
 __all__ = [
@@ -44,4 +44,4 @@ class WithdrawInput(Model):
     """Signal `withdraw`: the requester (or the parent deal) ends the approval gracefully."""
 
     requested_by: UserName
-    reason: str | None = Field(default=None, max_length=4000)
+    reason: Text | None = None

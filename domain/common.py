@@ -8,14 +8,33 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from domain import limits
 from domain.ids import ID_PATTERN
 
 Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strip_whitespace=True)]
 """Stable, URL- and workflow-id-safe identifier (deal ids, partner ids, user names)."""
 
 UserName = Identifier
-Money = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=2)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, strip_whitespace=True)]
+Money = Annotated[Decimal, Field(ge=0, le=limits.MAX_AMOUNT, decimal_places=2)]
+"""A money amount: 0 to `limits.MAX_AMOUNT`, at most 2 decimals."""
+Amount = Annotated[Decimal, Field(gt=0, le=limits.MAX_AMOUNT, decimal_places=2)]
+"""A positive target or bound, in the same range as money."""
+Code = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=limits.MAX_CODE, strip_whitespace=True, pattern=limits.SINGLE_LINE
+    ),
+]
+Name = Annotated[
+    str,
+    StringConstraints(
+        min_length=1, max_length=limits.MAX_NAME, strip_whitespace=True, pattern=limits.SINGLE_LINE
+    ),
+]
+"""A title or name: one line, no control characters."""
+Text = Annotated[str, StringConstraints(max_length=limits.MAX_TEXT, pattern=limits.MULTI_LINE)]
+"""A comment or reason: may span lines, no other control characters."""
+Codes = Annotated[list[Code], Field(min_length=1, max_length=limits.MAX_ITEMS)]
 
 
 class Model(BaseModel):
@@ -36,9 +55,9 @@ class HistoryEntry(Model):
 class PartnerScope(Model):
     """What a partner is able to license: product categories, territories, channels."""
 
-    categories: list[Code] = Field(min_length=1)
-    territories: list[Code] = Field(min_length=1)
-    channels: list[Code] = Field(min_length=1)
+    categories: Codes
+    territories: Codes
+    channels: Codes
 
 
 class LicensedScope(PartnerScope):

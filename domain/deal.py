@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AwareDatetime, Field, field_validator, model_validator
 
+from domain import limits
 from domain.approval import ApprovalStep
-from domain.common import Code, Identifier, LicensedScope, Model, Money, UserName
-from domain.durations import IsoDuration
+from domain.common import (
+    Amount,
+    Code,
+    Codes,
+    Identifier,
+    LicensedScope,
+    Model,
+    Money,
+    Name,
+    UserName,
+)
+from domain.durations import IsoDuration, parse_duration
 
 
 class Right(StrEnum):
@@ -33,25 +43,25 @@ class ObjectiveKind(StrEnum):
 class Property(Model):
     """The licensed intellectual property and which rights are granted."""
 
-    name: str = Field(min_length=1, max_length=200)
-    rights: list[Right] = Field(min_length=1)
+    name: Name
+    rights: list[Right] = Field(min_length=1, max_length=len(Right))
 
 
 class Objective(Model):
     kind: ObjectiveKind
-    target: Decimal = Field(gt=0)
+    target: Amount
     unit: Code
 
 
 class Audience(Model):
-    segments: list[Code] = Field(min_length=1)
-    regions: list[Code] = Field(min_length=1)
+    segments: Codes
+    regions: Codes
 
 
 class Needs(Model):
     """Needs analysis: why the licensor does the deal and for whom."""
 
-    objectives: list[Objective] = Field(min_length=1)
+    objectives: list[Objective] = Field(min_length=1, max_length=limits.MAX_ITEMS)
     audience: Audience
 
 
@@ -64,7 +74,7 @@ class Kpi(Model):
     """A measurable KPI checked every period; `at_risk_below` is a fraction of target."""
 
     metric: Literal["net_sales", "units", "gross_sales"] = "net_sales"
-    target_per_period: Decimal = Field(gt=0)
+    target_per_period: Amount
     at_risk_below: float = Field(default=0.75, gt=0, le=1)
 
 
@@ -72,20 +82,20 @@ class Plan(Model):
     """Planning: licensed scope, promotion and KPIs. Versioned by the workflow on amendment."""
 
     scope: LicensedScope
-    promotion: list[Promotion] = Field(default_factory=list)
-    kpis: list[Kpi] = Field(min_length=1)
+    promotion: list[Promotion] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
+    kpis: list[Kpi] = Field(min_length=1, max_length=limits.MAX_ITEMS)
 
 
 class RoyaltyTier(Model):
     """Marginal band: `rate` applies to contract-year-to-date net sales up to `up_to`."""
 
-    up_to: Decimal | None = Field(default=None, gt=0)
-    rate: Decimal = Field(gt=0, lt=1)
+    up_to: Amount | None = None
+    rate: Decimal = Field(gt=0, lt=1, decimal_places=limits.MAX_RATE_DECIMALS)
 
 
 class Terms(Model):
     currency: Code = "EUR"
-    royalty_tiers: list[RoyaltyTier] = Field(min_length=1)
+    royalty_tiers: list[RoyaltyTier] = Field(min_length=1, max_length=limits.MAX_ITEMS)
     advance: Money = Decimal(0)
     minimum_guarantee_per_year: Money = Decimal(0)
 
@@ -105,17 +115,21 @@ class Schedule(Model):
     """Cadences. `period` P1M is a calendar month; PT2S works for demos."""
 
     period: IsoDuration = "P1M"
-    periods_per_review: int = Field(default=3, ge=1)
-    periods_per_year: int = Field(default=12, ge=1)
-    term_periods: int = Field(default=36, ge=1)
+    periods_per_review: int = Field(default=3, ge=1, le=limits.MAX_TERM_PERIODS)
+    periods_per_year: int = Field(default=12, ge=1, le=limits.MAX_PERIODS_PER_YEAR)
+    term_periods: int = Field(default=36, ge=1, le=limits.MAX_TERM_PERIODS)
     report_grace: IsoDuration = "P15D"
     decision_sla: IsoDuration = "P5D"
-    start: datetime | None = None
+    start: AwareDatetime | None = None
+    """When the first period starts (with a time zone offset); none: at signature."""
 
     @model_validator(mode="after")
     def _whole_years(self) -> Schedule:
         if self.term_periods % self.periods_per_year:
             raise ValueError("term_periods must be a whole number of contract years")
+        term = parse_duration(self.period).approx() * self.term_periods
+        if term > limits.MAX_TERM:
+            raise ValueError("period x term_periods may cover at most 100 years")
         return self
 
 
@@ -123,15 +137,15 @@ class DealRequest(Model):
     """Body of POST /v1/deals and input of the LicensingDeal workflow."""
 
     deal_id: Identifier
-    title: str = Field(min_length=1, max_length=200)
+    title: Name
     property: Property
     needs: Needs | None = None
     plan: Plan
     terms: Terms
     schedule: Schedule = Field(default_factory=Schedule)
-    partners: list[Identifier] = Field(min_length=1)
-    plan_approvers: list[UserName] = Field(min_length=1)
-    partner_approval_chain: list[ApprovalStep] = Field(min_length=1)
+    partners: list[Identifier] = Field(min_length=1, max_length=limits.MAX_IDS)
+    plan_approvers: list[UserName] = Field(min_length=1, max_length=limits.MAX_IDS)
+    partner_approval_chain: list[ApprovalStep] = Field(min_length=1, max_length=limits.MAX_IDS)
     licensor_signatory: UserName
     owner: UserName | None = None
     """Process owner; the API fills it from the caller's token."""

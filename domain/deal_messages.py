@@ -23,7 +23,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from domain.common import Identifier, Model, UserName
+from domain import limits
+from domain.common import Code, Identifier, Model, Text, UserName
 from domain.deal import Needs, Plan
 from domain.sales import SalesReport
 from domain.tasks import TaskKind
@@ -52,12 +53,12 @@ class TaskDecisionInput(Model):
 
     task_id: str
     decided_by: UserName
-    decision: str
-    comment: str | None = Field(default=None, max_length=4000)
+    decision: Code
+    comment: Text | None = None
     plan: Plan | None = None
-    renew_periods: int | None = Field(default=None, ge=1)
+    renew_periods: int | None = Field(default=None, ge=1, le=limits.MAX_TERM_PERIODS)
     needs: Needs | None = None
-    partners: list[Identifier] | None = Field(default=None, min_length=1)
+    partners: list[Identifier] | None = Field(default=None, min_length=1, max_length=limits.MAX_IDS)
 
 
 class SubmitNeedsInput(Model):
@@ -72,14 +73,14 @@ class RevisePlanInput(Model):
 
     submitted_by: UserName
     plan: Plan
-    comment: str | None = None
+    comment: Text | None = None
 
 
 class AddPartnersInput(Model):
     """Update `add_partners` (kept for running deals; the API uses `decide`)."""
 
     submitted_by: UserName
-    partners: list[Identifier] = Field(min_length=1)
+    partners: list[Identifier] = Field(min_length=1, max_length=limits.MAX_IDS)
 
 
 class SignatureEvent(Model):
@@ -102,4 +103,4 @@ class SalesReportReceived(Model):
 
 class TerminateInput(Model):
     requested_by: UserName
-    reason: str = Field(min_length=1, max_length=4000)
+    reason: Text = Field(min_length=1)

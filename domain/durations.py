@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, StringConstraints
+
+from domain import limits
 
 _PATTERN = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -39,16 +41,23 @@ def parse_duration(text: str) -> Duration:
         raise ValueError(f"not an ISO-8601 duration: {text!r} (examples: P1M, P15D, PT2S)")
     parts = {k: float(v) if v else 0.0 for k, v in match.groupdict().items()}
     months = int(parts["years"]) * 12 + int(parts["months"])
-    delta = timedelta(
-        weeks=parts["weeks"],
-        days=parts["days"],
-        hours=parts["hours"],
-        minutes=parts["minutes"],
-        seconds=parts["seconds"],
-    )
-    if months == 0 and delta <= timedelta(0):
-        raise ValueError(f"duration must be positive: {text!r}")
-    return Duration(months=months, delta=delta)
+    try:
+        delta = timedelta(
+            weeks=parts["weeks"],
+            days=parts["days"],
+            hours=parts["hours"],
+            minutes=parts["minutes"],
+            seconds=parts["seconds"],
+        )
+        duration = Duration(months=months, delta=delta)
+        length = duration.approx()
+    except OverflowError:
+        raise ValueError(f"duration is too long: {text!r} (at most P100Y)") from None
+    if length < limits.MIN_DURATION:
+        raise ValueError(f"duration must be at least PT1S: {text!r}")
+    if length > limits.MAX_DURATION:
+        raise ValueError(f"duration is too long: {text!r} (at most P100Y)")
+    return duration
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -66,5 +75,5 @@ def _validate(text: str) -> str:
     return text.strip().upper()
 
 
-IsoDuration = Annotated[str, AfterValidator(_validate)]
-"""A string field holding a valid, positive ISO-8601 duration."""
+IsoDuration = Annotated[str, StringConstraints(max_length=64), AfterValidator(_validate)]
+"""A string field holding a valid ISO-8601 duration from PT1S to P100Y."""

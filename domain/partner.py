@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from pydantic import EmailStr, Field
 
-from domain.common import Identifier, Model, PartnerScope, UserName
+from domain import limits
+from domain.common import Code, Identifier, Model, Money, Name, PartnerScope, UserName
 
 
 class Evaluation(Model):
@@ -21,15 +20,15 @@ class Evaluation(Model):
 class Risk(Model):
     """Risk facts: insurance coverage (in deal currency) and open risk flags."""
 
-    insurance_coverage: Decimal = Field(ge=0)
-    flags: list[str] = Field(default_factory=list)
+    insurance_coverage: Money
+    flags: list[Code] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
 
 
 class PartnerProfile(Model):
     """A partner as stored in Postgres and screened by PartnerApproval."""
 
     partner_id: Identifier
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     contact_user: UserName
     email: EmailStr
     scope: PartnerScope

@@ -6,17 +6,18 @@ from decimal import Decimal
 
 from pydantic import Field, model_validator
 
-from domain.common import Code, Model
+from domain import limits
+from domain.common import Code, Model, Money, Text
 
 
 class SalesLine(Model):
-    sku: str = Field(min_length=1, max_length=64)
+    sku: Code
     category: Code
     territory: Code
     channel: Code
-    units: int = Field(ge=0)
-    gross_sales: Decimal = Field(ge=0)
-    deductions: Decimal = Field(default=Decimal(0), ge=0)
+    units: int = Field(ge=0, le=limits.MAX_UNITS)
+    gross_sales: Money
+    deductions: Money = Decimal(0)
 
     @model_validator(mode="after")
     def _deductions_within_gross(self) -> SalesLine:
@@ -32,10 +33,10 @@ class SalesLine(Model):
 class SalesReport(Model):
     """A partner's report for one period; empty `lines` means "no sales"."""
 
-    period: int = Field(ge=1)
-    lines: list[SalesLine] = Field(default_factory=list)
+    period: int = Field(ge=1, le=limits.MAX_TERM_PERIODS)
+    lines: list[SalesLine] = Field(default_factory=list, max_length=limits.MAX_REPORT_LINES)
     correction: bool = False
-    reason: str | None = None
+    reason: Text | None = None
 
     @model_validator(mode="after")
     def _correction_needs_reason(self) -> SalesReport:

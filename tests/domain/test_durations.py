@@ -46,7 +46,7 @@ def test_compound_duration() -> None:
 def test_weeks_minutes_fractional_seconds_and_case() -> None:
     assert parse_duration("P2W").delta == timedelta(weeks=2)
     assert parse_duration("PT1M").delta == timedelta(minutes=1)
-    assert parse_duration("PT0.5S").delta == timedelta(seconds=0.5)
+    assert parse_duration("PT1.5S").delta == timedelta(seconds=1.5)
     assert parse_duration(" p15d ").delta == timedelta(days=15)
 
 
@@ -63,3 +63,21 @@ def test_iso_duration_field_normalises_and_validates() -> None:
     assert adapter.validate_python(" p1m ") == "P1M"
     with pytest.raises(ValidationError):
         adapter.validate_python("P0D")
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("PT0.5S", "at least PT1S"),
+        ("PT0S", "at least PT1S"),
+        ("P101Y", "at most P100Y"),
+        ("P9000Y", "at most P100Y"),
+        ("P1000000000D", "at most P100Y"),
+        ("PT99999999999999999999H", "at most P100Y"),
+    ],
+)
+def test_durations_are_bounded(text: str, why: str) -> None:
+    """Nothing accepted may push a date past the calendar or overflow a timedelta."""
+    with pytest.raises(ValueError, match=why):
+        parse_duration(text)
+    assert parse_duration("P100Y").approx() == timedelta(days=36_000)

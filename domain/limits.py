@@ -1,0 +1,41 @@
+"""Documented bounds of every input, checked at the edge (API bodies and workflow messages)
+so that nothing accepted can later break a deal: amounts fit the statement columns
+(numeric(18,2)) even summed over a contract year, dates stay inside the calendar, and
+strings hold no control characters (Postgres refuses NUL).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+MAX_AMOUNT = Decimal("10000000000")
+"""Largest money amount in one field (10 billion in the deal currency), 2 decimals."""
+MAX_UNITS = 1_000_000_000
+MAX_REPORT_LINES = 5_000
+"""Lines in one sales report: a year of capped reports stays below 10^16 (numeric(18,2))."""
+MAX_PERIODS_PER_YEAR = 366
+MAX_TERM_PERIODS = 1_200
+MAX_RATE_DECIMALS = 6
+
+MAX_NAME = 200
+"""Titles and names: one line."""
+MAX_TEXT = 4_000
+"""Comments and reasons: may span lines."""
+MAX_CODE = 64
+
+MAX_IDS = 50
+"""Partners, approvers, approver-chain steps and other lists of ids."""
+MAX_ITEMS = 100
+"""Scope codes, segments, regions, objectives, KPIs, promotions, tiers."""
+
+MIN_DURATION = timedelta(seconds=1)
+MAX_DURATION = timedelta(days=36_000)
+"""Any ISO-8601 duration: at least PT1S, at most P100Y (a month counting 30 days)."""
+MAX_TERM = timedelta(days=36_000)
+"""A deal's whole term (period x term_periods) is at most 100 years."""
+
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+"""No control characters at all."""
+MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+"""No control characters but tab, line feed and carriage return."""
