@@ -19,9 +19,10 @@ Signature tasks (`sign`, `decline`) are settled by the e-signature provider's ev
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from domain import limits
 from domain.common import Code, Identifier, Model, Text, UserName
@@ -94,11 +95,41 @@ class SignatureEvent(Model):
 
 
 class SalesReportReceived(Model):
-    """Signal `sales_report_received`: the report is already persisted (version given)."""
+    """Signal `sales_report_received`: a report version is stored in Postgres. The signal
+    carries its id, version, period and totals only; the check activity reads the lines,
+    so a deal's history stays small however many corrections it gets."""
 
     report_id: str
     version: int = 1
-    report: SalesReport
+    period: int | None = Field(default=None, ge=1, le=limits.MAX_TERM_PERIODS)
+    lines: int = 0
+    net_sales: Decimal = Decimal(0)
+    report: SalesReport | None = None
+    """The whole report, as earlier releases sent it; still read from their histories."""
+
+    @model_validator(mode="after")
+    def _names_its_period(self) -> SalesReportReceived:
+        if self.period is None and self.report is None:
+            raise ValueError("a received report names its period")
+        return self
+
+    @property
+    def reported_period(self) -> int:
+        if self.period is not None:
+            return self.period
+        assert self.report is not None
+        return self.report.period
+
+    @classmethod
+    def stored(cls, report_id: str, version: int, report: SalesReport) -> SalesReportReceived:
+        """The signal for a stored report version: ids and totals, no lines."""
+        return cls(
+            report_id=report_id,
+            version=version,
+            period=report.period,
+            lines=len(report.lines),
+            net_sales=sum((line.net_sales for line in report.lines), Decimal(0)),
+        )
 
 
 class TerminateInput(Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -68,10 +69,18 @@ async def mark_signalled(db: Db, report_id: str) -> None:
     )
 
 
-async def unsignalled(db: asyncpg.Pool, *, limit: int = 500) -> list[dict[str, Any]]:
-    """Stored versions whose signal never reached the deal (oldest first), to re-send."""
+async def unsignalled(
+    db: asyncpg.Pool, *, older_than: timedelta = timedelta(0), limit: int = 500
+) -> list[dict[str, Any]]:
+    """Stored versions whose signal never reached the deal (oldest first), to re-send;
+    only those stored `older_than` ago (the API signals fresh ones itself) and of deals
+    that have not ended."""
     return await fetch_all(
         db,
-        "SELECT * FROM sales_reports WHERE signalled_at IS NULL ORDER BY submitted_at LIMIT $1",
+        "SELECT r.* FROM sales_reports r LEFT JOIN deals d ON d.deal_id = r.deal_id"
+        " WHERE r.signalled_at IS NULL AND r.submitted_at <= now() - $1::interval"
+        " AND coalesce(d.stage, '') NOT IN ('completed', 'terminated', 'cancelled')"
+        " ORDER BY r.submitted_at LIMIT $2",
+        older_than,
         limit,
     )

@@ -65,18 +65,20 @@ async def resolve_database_url(settings: Settings) -> str:
 
 
 async def run_worker(settings: Settings | None = None) -> None:
-    """Run the Temporal worker and the outbox dispatcher until SIGINT/SIGTERM, then finish
-    in-flight tasks and exit."""
+    """Run the Temporal worker, the outbox dispatcher and the report reconciler until
+    SIGINT/SIGTERM, then finish in-flight tasks and exit."""
     from licenseflow.temporal_client import connect
     from store.pool import create_pool
     from workers.notify_transports import transport_from_settings
     from workers.outbox import OutboxDispatcher
+    from workers.reconcile import ReportReconciler
 
     settings = settings or get_settings()
     pool = await create_pool(await resolve_database_url(settings))
     client = await connect(settings)
     worker = build_worker(client, pool, settings)
     dispatcher = OutboxDispatcher(pool, transport_from_settings(settings, pool))
+    reconciler = ReportReconciler(client, pool)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -85,7 +87,9 @@ async def run_worker(settings: Settings | None = None) -> None:
     log.info("worker.started", task_queue=settings.task_queue, address=settings.temporal_address)
     try:
         async with worker:
-            await asyncio.gather(stop.wait(), dispatcher.run_until(stop))
+            await asyncio.gather(
+                stop.wait(), dispatcher.run_until(stop), reconciler.run_until(stop)
+            )
     finally:
         await pool.close()
         log.info("worker.stopped")

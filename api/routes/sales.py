@@ -7,6 +7,7 @@ import json
 from typing import Literal
 
 from fastapi import APIRouter, Request, Response, status
+from temporalio.service import RPCError
 
 from api.auth import require_partner_of
 from api.deps import Caller, Services, Svc, access_from_state, deal_state, write_audit
@@ -14,12 +15,10 @@ from api.params import DealId
 from api.problems import conflict, invalid
 from api.schemas import SalesReportAccepted
 from api.workflow_errors import problem_from_temporal
-from domain.deal_messages import SalesReportReceived
 from domain.deal_state import TERMINAL_STAGES
-from domain.ids import deal_workflow_id
 from domain.sales import SalesReport
+from licenseflow.report_signals import signal_stored_report
 from store import sales
-from workflows.licensing_deal import LicensingDealWorkflow
 
 router = APIRouter(prefix="/v1/deals", tags=["sales"])
 
@@ -109,15 +108,10 @@ async def _signal(
     On failure the row stays unsignalled (503/404 to the caller): resending the same body
     delivers it, and `store.sales.unsignalled` lists it for reconciliation.
     """
-    handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
-        await handle.signal(
-            LicensingDealWorkflow.sales_report_received,
-            SalesReportReceived(report_id=report_id, version=version, report=body),
-        )
-    except Exception as exc:
+        await signal_stored_report(svc.client, svc.pool, deal_id, report_id, version, body)
+    except RPCError as exc:
         raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
-    await sales.mark_signalled(svc.pool, report_id)
 
 
 ReportOutcome = Literal["accepted", "duplicate"]

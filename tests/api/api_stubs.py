@@ -163,7 +163,7 @@ class StubDeal:
 
     @workflow.signal
     def sales_report_received(self, received: SalesReportReceived) -> None:
-        detail = f"{received.report.period}/{received.version}/{len(received.report.lines)}"
+        detail = f"{received.reported_period}/{received.version}/{received.lines}"
         self._note("sales_report_received", detail=detail)
 
 

@@ -304,7 +304,7 @@ async def submit_report(
         return
     await latest(client, deal_id).signal(
         LicensingDealWorkflow.sales_report_received,
-        SalesReportReceived(report_id=report_id, version=version, report=report),
+        SalesReportReceived.stored(report_id, version, report),
     )
 
 

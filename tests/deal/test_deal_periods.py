@@ -27,11 +27,13 @@ from deal_helpers import (
     submit_report,
     wait_state,
 )
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from domain.deal_messages import SignatureEvent, TerminateInput
+from domain.deal_messages import SalesReportReceived, SignatureEvent, TerminateInput
 from domain.deal_state import DealState, KpiStatus, Stage
-from store import notifications, statements
+from store import notifications, sales, statements
+from workers.reconcile import ReportReconciler
 from workflows.licensing_deal import LicensingDealWorkflow
 
 
@@ -102,6 +104,41 @@ async def test_report_stored_without_a_signal_is_found_at_the_due_date(
     assert state.periods[0].report_version == 1
     assert any(h.event == "report_found_unsignalled" for h in state.history)
     assert (await amounts(pool, deal_id))[f"{deal_id}:y1:p1"] == Decimal("4000")
+    await terminate(env, deal_id)
+
+
+async def test_worker_reconciler_signals_a_report_whose_signal_was_lost(
+    time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """The API stored a report and died before signalling: the worker's reconciler signals
+    it (ids and totals only, no lines in the history) and marks the row."""
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue)
+    await wait_state(env.client, deal_id, lambda s: bool(s.periods), what="p1")
+    await submit_report(pool, env.client, deal_id, 1, [line("300000")] * 3, signal=False)
+    reconciler = ReportReconciler(env.client, pool, grace=timedelta(0))
+
+    assert await reconciler.run_once() == 1
+    state = await wait_state(
+        env.client, deal_id, lambda s: any(h.event == "report_received" for h in s.history)
+    )
+    assert [r["signalled_at"] is not None for r in await sales.for_deal(pool, deal_id)] == [True]
+    assert await reconciler.run_once() == 0, "a signalled row is not sent again"
+
+    history = await latest(env.client, deal_id).fetch_history()
+    signalled = [
+        e.workflow_execution_signaled_event_attributes
+        for e in history.events
+        if e.workflow_execution_signaled_event_attributes.signal_name == "sales_report_received"
+    ]
+    [payload] = [p for attrs in signalled for p in attrs.input.payloads]
+    [received] = pydantic_data_converter.payload_converter.from_payloads(
+        [payload], [SalesReportReceived]
+    )
+    assert received.report is None and (received.period, received.lines) == (1, 3)
+    assert received.net_sales == Decimal("900000")
+    assert len(payload.data) < 300, "the signal carries ids and totals, not lines"
+    assert state.stage is Stage.MONITORING
     await terminate(env, deal_id)
 
 

@@ -34,7 +34,7 @@ class DealEvents:
 
     def report_received(self, inp: SalesReportReceived) -> None:
         run, state = self._run, self._run.state
-        period, version = inp.report.period, inp.version
+        period, version = inp.reported_period, inp.version
         key = ReportKey(period=period, version=version)
         if key in state.reports:
             run.note("report_duplicate_ignored", detail=f"period {period} v{version}")
