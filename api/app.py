@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.deps import Services
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
-from api.problems import install_fallback_handler, install_problem_handlers
+from api.middleware import (
+    BodyLimitMiddleware,
+    ErrorMiddleware,
+    JsonBodyMiddleware,
+    RequestIdMiddleware,
+)
+from api.outages import Outages
+from api.problems import document_problems, install_problem_handlers
 from api.routes import deals, health, notifications, partners, sales, tasks, webhooks
+from api.routes.health import worker_polls
 from licenseflow.config import Settings, get_settings
 
 DESCRIPTION = """
@@ -36,9 +44,12 @@ def create_app(
         db = pool or await _open_pool(settings)
         try:
             temporal = client or await _connect(settings)
-            app.state.services = Services(settings=settings, pool=db, client=temporal)
+            _serve(app, Services(settings=settings, pool=db, client=temporal))
             yield
         finally:
+            outages = getattr(app.state, "outages", None)
+            if outages is not None:
+                await outages.close()
             if own_pool:
                 await db.close()
 
@@ -52,14 +63,42 @@ def create_app(
     )
     if pool is not None and client is not None:
         # usable without running the lifespan (e.g. transports that skip it)
-        app.state.services = Services(settings=settings, pool=pool, client=client)
+        _serve(app, Services(settings=settings, pool=pool, client=client))
     install_problem_handlers(app)
-    install_fallback_handler(app)
-    app.add_middleware(BodyLimitMiddleware)  # inside the request id (added last = outermost)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ErrorMiddleware)  # innermost: its answers get the request id too
+    app.add_middleware(JsonBodyMiddleware)
+    app.add_middleware(BodyLimitMiddleware)
+    app.add_middleware(RequestIdMiddleware)  # added last = outermost
     for module in (health, partners, deals, sales, tasks, notifications, webhooks):
         app.include_router(module.router)
+    _document_problems(app)
     return app
+
+
+def _document_problems(app: FastAPI) -> None:
+    """The OpenAPI document states the bearer scheme and every problem status."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def _serve(app: FastAPI, services: Services) -> None:
+    """Make the services and their outage tracking available to every request."""
+    app.state.services = services
+    app.state.outages = Outages(
+        {
+            "postgres": lambda: services.pool.fetchval("SELECT 1"),
+            "temporal": lambda: services.client.service_client.check_health(
+                timeout=services.rpc_timeout
+            ),
+            "worker": lambda: worker_polls(services),
+        }
+    )
 
 
 async def _open_pool(settings: Settings) -> asyncpg.Pool:

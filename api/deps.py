@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 import asyncpg
@@ -34,6 +35,11 @@ class Services:
     client: Client
     known_partners: set[str] = field(default_factory=set)
     """Partner ids seen to exist; partners are never deleted, so this only grows."""
+
+    @property
+    def rpc_timeout(self) -> timedelta:
+        """How long any call to Temporal may take before the API answers 503."""
+        return timedelta(seconds=self.settings.temporal_call_timeout)
 
 
 async def services(request: Request) -> Services:
@@ -66,7 +72,7 @@ async def describe_deal(svc: Services, deal_id: str) -> WorkflowExecutionDescrip
     """The deal workflow's description (latest run); 404 when there is no such deal."""
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
-        return await handle.describe()
+        return await handle.describe(rpc_timeout=svc.rpc_timeout)
     except RPCError as exc:
         raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
 
@@ -116,7 +122,7 @@ async def deal_state(svc: Services, deal_id: str) -> DealState:
     """The deal workflow's `state` query; 404 when there is no such deal."""
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
-        return await handle.query(LicensingDealWorkflow.state)
+        return await handle.query(LicensingDealWorkflow.state, rpc_timeout=svc.rpc_timeout)
     except (RPCError, WorkflowQueryFailedError) as exc:
         raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
 

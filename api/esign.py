@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import asyncpg
@@ -86,7 +86,13 @@ class SigningEvent:
         return self.by if self.event in SIGNER_EVENTS else None
 
 
-async def apply_signing_event(pool: asyncpg.Pool, client: Client, ev: SigningEvent) -> Applied:
+async def apply_signing_event(
+    pool: asyncpg.Pool,
+    client: Client,
+    ev: SigningEvent,
+    *,
+    rpc_timeout: timedelta = timedelta(seconds=10),
+) -> Applied:
     """Record the event on the envelope and, when it settles the envelope, signal the deal.
 
     Raises RPCError when Temporal cannot take the signal (callers answer 503 and the
@@ -118,11 +124,13 @@ async def apply_signing_event(pool: asyncpg.Pool, client: Client, ev: SigningEve
         deal_id=applied.deal_id,
     )
     if (settled_now or retried) and applied.workflow_id and applied.status:
-        await _signal_deal(client, applied.workflow_id, applied.status, ev)
+        await _signal_deal(client, applied.workflow_id, applied.status, ev, rpc_timeout)
     return applied
 
 
-async def _signal_deal(client: Client, workflow_id: str, status: str, ev: SigningEvent) -> None:
+async def _signal_deal(
+    client: Client, workflow_id: str, status: str, ev: SigningEvent, rpc_timeout: timedelta
+) -> None:
     signal = SIGNALS[status]
     payload = SignatureEvent(
         envelope_id=ev.envelope_id,
@@ -132,7 +140,9 @@ async def _signal_deal(client: Client, workflow_id: str, status: str, ev: Signin
         reason=ev.reason,
     )
     try:
-        await client.get_workflow_handle(workflow_id).signal(signal, payload)
+        await client.get_workflow_handle(workflow_id).signal(
+            signal, payload, rpc_timeout=rpc_timeout
+        )
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise

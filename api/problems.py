@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -21,7 +22,9 @@ _SLUGS = {
     405: "method-not-allowed",
     409: "conflict",
     413: "content-too-large",
+    415: "unsupported-media-type",
     422: "validation-error",
+    429: "too-many-requests",
     500: "internal-error",
     503: "unavailable",
 }
@@ -136,10 +139,58 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _on_http)
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    return problem_response(request, 500, "unexpected error; quote the request_id when reporting")
+class FieldError(BaseModel):
+    field: str
+    message: str
+    type: str
 
 
-def install_fallback_handler(app: FastAPI) -> None:
-    """Unhandled exceptions become a 500 problem document (details stay in the logs)."""
-    app.add_exception_handler(Exception, _on_unexpected)
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of this API is sent."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    request_id: str | None = None
+    errors: list[FieldError] | None = None
+
+
+API_ERRORS = {
+    400: "Malformed request (for example two Authorization headers)",
+    401: "No valid bearer token",
+    403: "The caller may not do this",
+    404: "No such resource, or not visible to the caller",
+    409: "The resource's state does not allow this now",
+    413: "Request body above 1 MiB",
+    415: "Request body is not application/json",
+    422: "Invalid input; `errors` names each field",
+    429: "Too many requests; see Retry-After",
+    503: "Postgres, Temporal or the worker cannot answer now; see Retry-After",
+}
+"""Statuses any authenticated route may answer, each as `application/problem+json`."""
+
+
+def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """State the bearer scheme and every problem status on each route of an OpenAPI spec."""
+    components = spec.setdefault("components", {})
+    components.setdefault("securitySchemes", {})["bearer"] = {"type": "http", "scheme": "bearer"}
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas["FieldError"] = schemas["Problem"].pop("$defs", {}).get("FieldError", {})
+    for key in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(key, None)
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if path.startswith("/v1/"):
+                for status, description in API_ERRORS.items():
+                    responses.setdefault(str(status), {"description": description})
+                if not path.startswith("/v1/webhooks/"):
+                    operation["security"] = [{"bearer": []}]
+            for status, response in responses.items():
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = problem
+    return spec

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -45,7 +47,9 @@ def problem_from_temporal(exc: Exception, *, what: str) -> ProblemError:
             return ProblemError(409, f"{what} cannot take this now: {exc.message}")
         if exc.status == RPCStatusCode.INVALID_ARGUMENT:
             return ProblemError(422, f"{what}: {exc.message}")
-        return ProblemError(503, f"Temporal is unavailable ({exc.status.name})")
+        # unreachable or too slow: the error middleware answers 503 with Retry-After
+        # and logs the outage once
+        raise exc
     raise exc
 
 
@@ -57,7 +61,9 @@ async def update_problem(
     if problem.status != 404 or not isinstance(exc, RPCError):
         return problem
     try:
-        desc = await client.get_workflow_handle(workflow_id).describe()
+        desc = await client.get_workflow_handle(workflow_id).describe(
+            rpc_timeout=timedelta(seconds=10)
+        )
     except RPCError:
         return problem
     status = desc.status.name.lower() if desc.status else "closed"

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
         default=DEV_ESIGN_SECRET, alias="LICENSEFLOW_ESIGN_SECRETS"
     )  # comma-separated, newest first; several allow rotation
     signing_provider: str = Field(default="local", alias="LICENSEFLOW_SIGNING_PROVIDER")
+    temporal_call_timeout: float = Field(
+        default=10.0, gt=0, le=10.0, alias="LICENSEFLOW_TEMPORAL_CALL_TIMEOUT"
+    )  # seconds the API waits for Temporal (and the worker behind an update) before a 503
     # notifications: smtp://user:pass@host:587 (STARTTLS), smtps://, smtp+plain://; unset = log
     smtp_url: str | None = Field(default=None, alias="LICENSEFLOW_SMTP_URL")
     mail_from: str | None = Field(default=None, alias="LICENSEFLOW_MAIL_FROM")

@@ -7,6 +7,7 @@ for the same (period, version), so sending twice is harmless.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -26,11 +27,14 @@ async def signal_stored_report(
     report_id: str,
     version: int,
     report: SalesReport,
+    *,
+    rpc_timeout: timedelta = timedelta(seconds=10),
 ) -> None:
     """Signal the deal (ids and totals only), then mark the version signalled."""
     await client.get_workflow_handle(deal_workflow_id(deal_id)).signal(
         LicensingDealWorkflow.sales_report_received,
         SalesReportReceived.stored(report_id, version, report),
+        rpc_timeout=rpc_timeout,
     )
     await sales.mark_signalled(pool, report_id)
 

@@ -87,6 +87,7 @@ async def create_deal(
                 ]
             ),
             static_summary=f"{deal.title} — owner {deal.owner}",
+            rpc_timeout=svc.rpc_timeout,
         )
     except WorkflowAlreadyStartedError:
         run_id = await _existing_run_if_same(svc, deal.deal_id, request_hash)
@@ -143,7 +144,10 @@ async def list_deals(
         raise forbidden(str(exc)) from exc
     try:
         return [
-            _summary(execution) async for execution in svc.client.list_workflows(query, limit=limit)
+            _summary(execution)
+            async for execution in svc.client.list_workflows(
+                query, limit=limit, rpc_timeout=svc.rpc_timeout
+            )
         ]
     except RPCError as exc:
         raise problem_from_temporal(exc, what="deal list") from exc
@@ -186,6 +190,7 @@ async def terminate_deal(
         state = await handle.execute_update(
             LicensingDealWorkflow.terminate,
             TerminateInput(requested_by=who.user, reason=body.reason),
+            rpc_timeout=svc.rpc_timeout,
         )
     except Exception as exc:
         raise await update_problem(svc.client, handle.id, exc, what=f"deal {deal_id}") from exc

@@ -109,7 +109,9 @@ async def _signal(
     delivers it, and `store.sales.unsignalled` lists it for reconciliation.
     """
     try:
-        await signal_stored_report(svc.client, svc.pool, deal_id, report_id, version, body)
+        await signal_stored_report(
+            svc.client, svc.pool, deal_id, report_id, version, body, rpc_timeout=svc.rpc_timeout
+        )
     except RPCError as exc:
         raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
 

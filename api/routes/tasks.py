@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Request
@@ -41,7 +41,6 @@ APPROVAL_WORKFLOW = "PartnerApproval"
 """Workflow type of PartnerApproval in visibility listings."""
 _MAX_WORKFLOWS = 200
 _QUERY_CONCURRENCY = 16
-_QUERY_TIMEOUT = timedelta(seconds=5)
 
 StateT = TypeVar("StateT")
 
@@ -53,7 +52,12 @@ async def my_tasks(svc: Svc, who: Caller) -> list[TaskOut]:
     """Open tasks assigned to the caller, soonest due first."""
     query = visibility.tasks_query(who.user)
     try:
-        executions = [e async for e in svc.client.list_workflows(query, limit=_MAX_WORKFLOWS)]
+        executions = [
+            e
+            async for e in svc.client.list_workflows(
+                query, limit=_MAX_WORKFLOWS, rpc_timeout=svc.rpc_timeout
+            )
+        ]
     except RPCError as exc:
         raise problem_from_temporal(exc, what="task list") from exc
     gate = asyncio.Semaphore(_QUERY_CONCURRENCY)
@@ -83,10 +87,10 @@ async def _open_tasks(
         try:
             if execution.workflow_type == APPROVAL_WORKFLOW:
                 state = await handle.query(
-                    PartnerApprovalWorkflow.state, rpc_timeout=_QUERY_TIMEOUT
+                    PartnerApprovalWorkflow.state, rpc_timeout=svc.rpc_timeout
                 )
             else:
-                state = await handle.query(LicensingDealWorkflow.state, rpc_timeout=_QUERY_TIMEOUT)
+                state = await handle.query(LicensingDealWorkflow.state, rpc_timeout=svc.rpc_timeout)
         except (RPCError, WorkflowQueryFailedError):
             return []
     return list(state.open_tasks)
@@ -108,7 +112,9 @@ async def decide(
             svc,
             task_id,
             handle.execute_update(
-                PartnerApprovalWorkflow.decide, _approval_decision(who, task_id, body)
+                PartnerApprovalWorkflow.decide,
+                _approval_decision(who, task_id, body),
+                rpc_timeout=svc.rpc_timeout,
             ),
         )
         result, deal_id = _accepted(task_id, workflow_id, body, approval), approval.deal_id
@@ -120,7 +126,11 @@ async def decide(
         deal = await _updated(
             svc,
             task_id,
-            handle.execute_update(LicensingDealWorkflow.decide, _deal_decision(who, task_id, body)),
+            handle.execute_update(
+                LicensingDealWorkflow.decide,
+                _deal_decision(who, task_id, body),
+                rpc_timeout=svc.rpc_timeout,
+            ),
         )
         result, deal_id = _accepted(task_id, workflow_id, body, deal), deal.deal_id
     await write_audit(
@@ -210,7 +220,9 @@ async def _sign(
         source="local",
     )
     try:
-        applied = await apply_signing_event(svc.pool, svc.client, event)
+        applied = await apply_signing_event(
+            svc.pool, svc.client, event, rpc_timeout=svc.rpc_timeout
+        )
     except RPCError as exc:
         raise problem_from_temporal(exc, what=f"deal {envelope['deal_id']}") from exc
     if applied.outcome in ("settled", "stale"):

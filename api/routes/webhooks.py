@@ -71,7 +71,9 @@ async def esign_webhook(request: Request, svc: Svc) -> WebhookResult:
         source="webhook",
     )
     try:
-        applied = await apply_signing_event(svc.pool, svc.client, event)
+        applied = await apply_signing_event(
+            svc.pool, svc.client, event, rpc_timeout=svc.rpc_timeout
+        )
     except RPCError as exc:
         raise problem_from_temporal(exc, what=f"deal of envelope {event.envelope_id}") from exc
     if applied.outcome == "unknown":

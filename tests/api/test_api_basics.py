@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from api_helpers import Api, assert_problem
 from api_samples import partner
+from polling import eventually
 
 
-async def test_health_needs_no_token_and_readyz_checks_both(api: Api) -> None:
+async def test_health_needs_no_token_and_readyz_checks_all_three(api: Api) -> None:
     assert (await api.http.get("/healthz")).json() == {"status": "ok"}
-    ready = await api.http.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json()["checks"] == {"postgres": "ok", "temporal": "ok"}
+    no_worker = await api.http.get("/readyz")
+    assert no_worker.status_code == 503
+    assert no_worker.json()["checks"] == {
+        "postgres": "ok",
+        "temporal": "ok",
+        "worker": f"error: no worker polls task queue {api.settings.task_queue}",
+    }
+
+
+async def test_readyz_is_ready_while_a_worker_polls(stub_api: Api) -> None:
+    """A worker's first poll shows in Temporal a moment after it starts."""
+    ready = await eventually(
+        lambda: stub_api.http.get("/readyz"), lambda r: r.status_code == 200, within=10
+    )
+    assert ready.json()["checks"] == {"postgres": "ok", "temporal": "ok", "worker": "ok"}
 
 
 async def test_missing_or_unknown_token_is_401_problem(api: Api) -> None:

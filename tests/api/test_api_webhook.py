@@ -65,7 +65,10 @@ async def test_signature_must_match_a_configured_secret(stub_api: Api) -> None:
     assert_problem(await _post(stub_api, raw, secret=None), 401)
     assert_problem(await _post(stub_api, raw, secret="guessed"), 401)
     tampered = raw.replace(b"envelope-completed", b"envelope-declined")
-    headers = {"X-DocuSign-Signature-1": sign_body("new-secret", raw)}
+    headers = {
+        "X-DocuSign-Signature-1": sign_body("new-secret", raw),
+        "Content-Type": "application/json",
+    }
     assert_problem(
         await stub_api.http.post("/v1/webhooks/esign", content=tampered, headers=headers), 401
     )
@@ -143,6 +146,8 @@ async def test_oversized_bodies_are_refused_before_reading_them(api: Api) -> Non
             yield b"x" * 65536
 
     streamed = await api.http.post(
-        "/v1/deals", content=chunks(), headers=await api.auth("olivia", "owner")
+        "/v1/deals",
+        content=chunks(),
+        headers={**await api.auth("olivia", "owner"), "Content-Type": "application/json"},
     )
     assert_problem(streamed, 413)
