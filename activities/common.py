@@ -6,8 +6,8 @@ import asyncpg
 import structlog
 from temporalio import activity
 
-from domain.activity_io import AuditEntry, Notification
-from store import audit, notifications
+from domain.activity_io import AuditEntry, Notification, Responders, RespondersQuery
+from store import audit, notifications, principals
 
 log = structlog.get_logger(__name__)
 
@@ -22,6 +22,11 @@ class CommonActivities:
     async def record_audit(self, entry: AuditEntry) -> bool:
         """Append to the audit log; True if written now, False if a retry found it there."""
         return await audit.append(self._pool, **entry.model_dump())
+
+    @activity.defn
+    async def incident_responders(self, query: RespondersQuery) -> Responders:
+        """The users an incident task goes to (ops and admin)."""
+        return Responders(users=await principals.users_with_roles(self._pool, query.roles))
 
     @activity.defn
     async def send_notification(self, note: Notification) -> bool:

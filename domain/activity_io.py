@@ -32,3 +32,13 @@ class Notification(Model):
     deal_id: str | None = None
     workflow_id: str | None = None
     channel: str = "email"
+
+
+class RespondersQuery(Model):
+    """Who answers an incident: users holding any of `roles`."""
+
+    roles: list[str] = Field(default_factory=lambda: ["ops", "admin"])
+
+
+class Responders(Model):
+    users: list[str] = Field(default_factory=list)

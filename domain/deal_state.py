@@ -138,6 +138,12 @@ class DealWorkflowState(Model):
     """The event that settled the current envelope, if any."""
     reason: str | None = None
     """Why the deal ended (cancelled, terminated, completed)."""
+    health: Literal["ok", "blocked"] = "ok"
+    """`blocked` while a failed activity waits for ops (an incident task)."""
+    incident: str | None = None
+    """What failed, while blocked."""
+    incidents: int = 0
+    """Incidents so far (numbers the incident tasks)."""
 
     @field_validator("periods", mode="before")
     @classmethod
@@ -257,3 +263,5 @@ class DealState(Model):
     years: list[YearSummary] = Field(default_factory=list)
     """Closed contract years (their periods are no longer listed in `periods`)."""
     next_period: int | None = None
+    health: Literal["ok", "blocked"] = "ok"
+    incident: str | None = None

@@ -21,6 +21,8 @@ class TaskKind(StrEnum):
     PARTNER_SELECTION = "partner_selection"
     PLAN_REVISION = "plan_revision"
     PARTNER_REVISION = "partner_revision"
+    INCIDENT = "incident"
+    """A deal blocked by a failed activity: ops decide `retry` or `terminate`."""
 
 
 class Task(Model):

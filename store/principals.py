@@ -36,3 +36,14 @@ async def lookup(db: asyncpg.Pool, token: str) -> tuple[Principal, bool] | None:
 async def touch(db: asyncpg.Pool, token_id: str) -> None:
     """Record that the token was used now."""
     await db.execute("UPDATE api_tokens SET last_used_at = now() WHERE token_id = $1", token_id)
+
+
+async def users_with_roles(db: asyncpg.Pool, roles: list[str], *, limit: int = 20) -> list[str]:
+    """Users holding a live token with any of `roles`, by name."""
+    rows = await db.fetch(
+        "SELECT DISTINCT user_name FROM api_tokens"
+        " WHERE revoked_at IS NULL AND roles && $1::text[] ORDER BY user_name LIMIT $2",
+        roles,
+        limit,
+    )
+    return [r["user_name"] for r in rows]

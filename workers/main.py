@@ -15,6 +15,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from licenseflow.config import Settings, get_settings
+from workers.activity_errors import DataErrorInterceptor
 from workers.log_context import LogContextInterceptor
 
 log = structlog.get_logger(__name__)
@@ -50,7 +51,7 @@ def build_worker(
             activities if activities is not None else registry.activity_functions(pool, settings)
         ),
         workflow_runner=sandbox_runner(),
-        interceptors=[LogContextInterceptor()],
+        interceptors=[LogContextInterceptor(), DataErrorInterceptor()],
         max_concurrent_activities=50,
     )
 

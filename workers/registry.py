@@ -29,6 +29,7 @@ def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Calla
     return [
         common.record_audit,
         common.send_notification,
+        common.incident_responders,
         approval.screen_partner,
         deal.sync_deal_read_model,
         deal.load_partner,

@@ -9,8 +9,10 @@ DEAL_OWNER = SearchAttributeKey.for_keyword("DealOwner")
 LICENSING_PARTNER = SearchAttributeKey.for_keyword("LicensingPartner")
 KPI_STATUS = SearchAttributeKey.for_keyword("KpiStatus")
 PENDING_APPROVERS = SearchAttributeKey.for_keyword_list("PendingApprovers")
+DEAL_HEALTH = SearchAttributeKey.for_keyword("DealHealth")
+"""`blocked` while a failed activity waits for ops (incident task); `ok` once resolved."""
 
-ALL = (DEAL_STAGE, DEAL_OWNER, LICENSING_PARTNER, KPI_STATUS, PENDING_APPROVERS)
+ALL = (DEAL_STAGE, DEAL_OWNER, LICENSING_PARTNER, KPI_STATUS, PENDING_APPROVERS, DEAL_HEALTH)
 """Every custom attribute, for registration (`temporal server start-dev --search-attribute`)."""
 
 

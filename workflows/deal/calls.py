@@ -1,8 +1,13 @@
-"""The deal's activity calls: read model, partner, sales check, statements, notifications."""
+"""The deal's activity calls: read model, partner, sales check, statements, notifications.
+
+Transient failures are retried by Temporal without cap; a call that fails for good parks
+the deal (`workflows.deal.incidents`) and runs again when ops decide `retry`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -25,6 +30,7 @@ from workflows.activity_options import (
     EXTERNAL,
     LOOKUP,
     STORE,
+    ActivityOptions,
     CommonActivities,
     DealActivities,
     SigningActivities,
@@ -34,6 +40,9 @@ from workflows.activity_options import (
 if TYPE_CHECKING:
     from workflows.deal.run import DealRun
 
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
+
 
 class DealCalls:
     """Every activity the deal workflow runs, with its idempotency key made here."""
@@ -41,11 +50,24 @@ class DealCalls:
     def __init__(self, run: DealRun) -> None:
         self._run = run
 
+    async def _call(
+        self,
+        method: Callable[[Any, ArgT], Awaitable[ResultT]],
+        arg: ArgT,
+        options: ActivityOptions,
+    ) -> ResultT:
+        """The activity's result; a final failure parks the deal until ops retry."""
+        while True:
+            try:
+                return await call(method, arg, options)
+            except ActivityError as error:
+                await self._run.incidents.park(getattr(method, "__name__", "activity"), error)
+
     async def sync(self) -> None:
         """Move the read model; the first call also creates it with its `deal.create` row."""
         run, state = self._run, self._run.state
         created = state.read_model_created
-        await call(
+        await self._call(
             DealActivities.sync_deal_read_model,
             DealReadModelInput(
                 deal_id=run.req.deal_id,
@@ -73,7 +95,7 @@ class DealCalls:
 
     async def check(self, period: int) -> SalesCheckResult:
         plan = self._run.state.plan
-        return await call(
+        return await self._call(
             DealActivities.check_sales,
             SalesCheckInput(
                 deal_id=self._run.req.deal_id, period=period, scope=plan.scope, kpis=plan.kpis
@@ -83,7 +105,7 @@ class DealCalls:
 
     async def issue(self, statement: Statement, detail: dict[str, Any]) -> None:
         self._run.state.statements.append(statement)
-        await call(
+        await self._call(
             DealActivities.issue_statement,
             IssueStatementInput(deal_id=self._run.req.deal_id, statement=statement, detail=detail),
             STORE,
@@ -93,14 +115,14 @@ class DealCalls:
         )
 
     async def compile_review(self, inp: ReviewInput) -> ReviewPack:
-        return await call(DealActivities.compile_review, inp, LOOKUP)
+        return await self._call(DealActivities.compile_review, inp, LOOKUP)
 
     async def request_signature(self, inp: RequestSignatureInput) -> EnvelopeRef:
-        return await call(SigningActivities.request_signature, inp, EXTERNAL)
+        return await self._call(SigningActivities.request_signature, inp, EXTERNAL)
 
     async def notify(self, recipient: str, kind: str, subject: str, key: str) -> None:
         workflow_id = workflow.info().workflow_id
-        await call(
+        await self._call(
             CommonActivities.send_notification,
             Notification(
                 idempotency_key=f"{workflow_id}:{kind}:{key}:{recipient}",
@@ -115,7 +137,7 @@ class DealCalls:
 
     async def audit(self, key: str, actor: str, action: str, detail: dict[str, Any]) -> None:
         workflow_id = workflow.info().workflow_id
-        await call(
+        await self._call(
             CommonActivities.record_audit,
             AuditEntry(
                 idempotency_key=f"{workflow_id}:{key}",

@@ -8,6 +8,7 @@ from temporalio import workflow
 
 from domain.deal_state import DealState
 from workflows.search_attributes import (
+    DEAL_HEALTH,
     DEAL_OWNER,
     DEAL_STAGE,
     KPI_STATUS,
@@ -24,13 +25,20 @@ class Publisher:
 
     def __init__(self, run: DealRun) -> None:
         self._run = run
+        self._health = "ok"
+        """DealHealth as last published ("ok" is never set: a deal without incidents has none)."""
 
     def publish(self) -> None:
         """Search attributes and current details, after every transition."""
         req, state = self._run.req, self._run.state
         pending = self._run.board.pending_approvers()
+        health = []
+        if state.health != self._health:
+            self._health = state.health
+            health = [DEAL_HEALTH.value_set(state.health)]
         workflow.upsert_search_attributes(
             [
+                *health,
                 DEAL_STAGE.value_set(state.stage.value),
                 KPI_STATUS.value_set(state.kpi_status.value),
                 DEAL_OWNER.value_set(req.owner) if req.owner else DEAL_OWNER.value_unset(),
@@ -58,6 +66,8 @@ class Publisher:
             )
         for task in self._run.board.open_tasks():
             lines.append(f"- open task `{task.task_id}` for {', '.join(task.assignees)}")
+        if state.health == "blocked":
+            lines.append(f"- **BLOCKED**: {state.incident} (incident task for ops)")
         if state.reason:
             lines.append(f"- reason: {state.reason}")
         return "\n".join(lines)
@@ -86,4 +96,6 @@ class Publisher:
             request=req,
             years=state.years,
             next_period=state.next_period,
+            health=state.health,
+            incident=state.incident,
         )

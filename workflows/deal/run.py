@@ -17,6 +17,7 @@ from domain.deal_state import (
 )
 from domain.royalty import Amounts
 from workflows.deal.calls import DealCalls
+from workflows.deal.incidents import Incidents
 from workflows.deal.publishing import Publisher
 from workflows.deal.stops import Terminated
 from workflows.deal.task_waits import TaskWaits
@@ -35,6 +36,7 @@ class DealRun:
         self.calls = DealCalls(self)
         self.publisher = Publisher(self)
         self.waits = TaskWaits(self)
+        self.incidents = Incidents(self)
 
     # ---- derived values --------------------------------------------------------------
 

@@ -44,8 +44,18 @@ class TaskWaits:
         run.publisher.publish()
         return task
 
-    async def wait(self, task: Task, done: Callable[[], bool]) -> bool:
-        """Wait for `done()` with reminder, escalation and expiry; True when expired."""
+    async def wait(
+        self,
+        task: Task,
+        done: Callable[[], bool],
+        *,
+        expires: bool = True,
+        interruptible: bool = True,
+    ) -> bool:
+        """Wait for `done()` with reminder, escalation and expiry; True when expired.
+
+        `expires=False`: after the escalation the wait goes on until done. `interruptible`:
+        a terminate request ends the wait (raising Terminated)."""
         run = self._run
         sla = parse_duration(run.req.schedule.decision_sla).approx()
 
@@ -59,14 +69,14 @@ class TaskWaits:
             run.board.note(task.task_id, "escalated", detail=target)
             await run.calls.notify(target, "task_escalated", task.title, f"{task.task_id}:escalate")
 
+        def ended() -> bool:
+            return done() or (interruptible and run.state.termination is not None)
+
         outcome = await wait_with_sla(
-            lambda: done() or run.state.termination is not None,
-            sla,
-            remind=remind,
-            escalate=escalate,
-            expire_after=sla,
+            ended, sla, remind=remind, escalate=escalate, expire_after=sla if expires else None
         )
-        run.raise_if_terminating()
+        if interruptible:
+            run.raise_if_terminating()
         if outcome == "expired":
             run.board.note(task.task_id, "expired")
             return True

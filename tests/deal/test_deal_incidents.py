@@ -1,0 +1,131 @@
+"""A final activity failure parks the deal (never FAILED, never silently stuck): ops see it
+blocked with the error and decide `retry` (after a fix) or `terminate`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import asyncpg
+from deal_helpers import (
+    OWNER,
+    deal_request,
+    decide_signal,
+    latest,
+    launch,
+    line,
+    open_task,
+    schedule,
+    skip_to,
+    start_deal,
+    submit_report,
+    wait_state,
+)
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+
+from activities.deal import DealActivities
+from domain.deal_activity_io import SalesCheckInput, SalesCheckResult
+from domain.deal_state import Stage
+from licenseflow.config import Settings
+from store import statements
+from workers.main import build_worker
+from workers.registry import activity_functions
+
+
+def failing_check(pool: asyncpg.Pool, broken: list[bool]) -> object:
+    """The real sales check, failing for good while `broken[0]` holds."""
+    real = DealActivities(pool)
+
+    @activity.defn(name="check_sales")
+    async def check_sales(inp: SalesCheckInput) -> SalesCheckResult:
+        if broken[0]:
+            raise ApplicationError(
+                "NumericValueOutOfRangeError: numeric field overflow",
+                type="DataError",
+                non_retryable=True,
+            )
+        return await real.check_sales(inp)
+
+    return check_sales
+
+
+async def _blocked_deal(
+    env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> tuple[str, object]:
+    request = deal_request(schedule=schedule(term_periods=4))
+    await start_deal(env.client, request, task_queue)
+    state = await launch(env.client, request.deal_id)
+    state = await wait_state(env.client, request.deal_id, lambda s: bool(s.periods))
+    await skip_to(env, state.periods[0].ends_at + timedelta(seconds=1))
+    await submit_report(pool, env.client, request.deal_id, 1, [line("300000")])
+    blocked = await wait_state(
+        env.client, request.deal_id, lambda s: s.health == "blocked", what="deal parked"
+    )
+    return request.deal_id, blocked
+
+
+async def test_a_data_error_parks_the_deal_and_retry_resumes_it(
+    time_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    env, broken = time_env, [True]
+    activities = [
+        failing_check(pool, broken) if getattr(f, "__name__", "") == "check_sales" else f
+        for f in activity_functions(pool, settings)
+    ]
+    async with build_worker(
+        env.client, pool, settings, task_queue=task_queue, activities=activities
+    ):
+        deal_id, blocked = await _blocked_deal(env, pool, task_queue)
+        assert blocked.stage is Stage.MONITORING  # parked, not failed
+        assert "check_sales: DataError: NumericValueOutOfRangeError" in (blocked.incident or "")
+        [task] = [t for t in blocked.open_tasks if t.kind == "incident"]
+        # no ops or admin user exists in this database: the owner gets the incident
+        assert (task.assignees, task.allowed_decisions) == ([OWNER], ["retry", "terminate"])
+        # a day later the deal still waits, reminded and escalated, never expired
+        await skip_to(env, blocked.periods[0].report_due_at + timedelta(days=20))
+        still = await wait_state(env.client, deal_id, lambda s: open_task(s, "incident-1"))
+        assert still.health == "blocked"
+
+        broken[0] = False  # the data (or code) is fixed
+        await decide_signal(env.client, deal_id, "incident-1", OWNER, "retry")
+        state = await wait_state(
+            env.client, deal_id, lambda s: s.periods[0].status == "checked", what="retried"
+        )
+        assert (state.health, state.incident) == ("ok", None)
+        issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
+        # 300,000 x 8% = 24,000 earned, less the 20,000 advance
+        assert issued[f"{deal_id}:y1:p1"]["amount_due"] == Decimal("4000.00")
+        await latest(env.client, deal_id).terminate("test over")
+
+
+async def test_terminate_on_an_incident_ends_the_deal_with_its_final_statement(
+    time_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    env, broken = time_env, [True]
+    activities = [
+        failing_check(pool, broken) if getattr(f, "__name__", "") == "check_sales" else f
+        for f in activity_functions(pool, settings)
+    ]
+    async with build_worker(
+        env.client, pool, settings, task_queue=task_queue, activities=activities
+    ):
+        deal_id, _ = await _blocked_deal(env, pool, task_queue)
+        await decide_signal(
+            env.client, deal_id, "incident-1", OWNER, "terminate", comment="licensee gone"
+        )
+        outcome = await latest(env.client, deal_id).result()
+        assert (outcome.stage, outcome.reason) == (Stage.TERMINATED, "licensee gone")
+        issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
+        assert f"{deal_id}:final" in issued

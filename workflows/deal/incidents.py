@@ -1,0 +1,84 @@
+"""Incidents: an activity failed for good (a data error, a refused request), so the deal
+parks itself where it is instead of failing.
+
+Rules: the deal shows `DealHealth=blocked` and names the error in its details and state;
+an `incident` task goes to the ops and admin users (the owner when there are none) with
+the usual reminder and escalation and no expiry: a deal is never ended by a timeout here.
+`retry` (after the data or the code is fixed) runs the failed activity again; `terminate`
+ends the deal as a termination (final statement, partner notified). An incident during a
+termination offers `retry` only. A terminate request while parked ends the deal too.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from temporalio.exceptions import ActivityError, ApplicationError
+
+from domain.activity_io import RespondersQuery
+from domain.deal_messages import TerminateInput
+from domain.tasks import TaskKind
+from workflows.activity_options import LOOKUP, CommonActivities, call
+from workflows.deal.stops import Terminated
+
+if TYPE_CHECKING:
+    from workflows.deal.run import DealRun
+
+INCIDENT_DECISIONS = ["retry", "terminate"]
+
+
+def describe(error: ActivityError) -> str:
+    """The failure as ops should read it: the activity's own message."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'Error'}: {cause.message}"
+    return str(cause or error)
+
+
+class Incidents:
+    """Park the deal on a failed activity until ops decide."""
+
+    def __init__(self, run: DealRun) -> None:
+        self._run = run
+
+    async def park(self, what: str, error: ActivityError) -> None:
+        """Returns when ops decide `retry`; raises Terminated for `terminate`."""
+        run, state = self._run, self._run.state
+        terminating = state.termination is not None
+        state.incidents += 1
+        state.health, state.incident = "blocked", f"{what}: {describe(error)}"[:500]
+        run.note("incident_opened", detail=state.incident)
+        task = run.waits.open(
+            f"incident-{state.incidents}",
+            TaskKind.INCIDENT,
+            f"Deal {run.req.deal_id} is blocked: {state.incident}",
+            await self._responders(),
+            ["retry"] if terminating else INCIDENT_DECISIONS,
+        )
+
+        def resolved() -> bool:
+            asked_to_end = not terminating and state.termination is not None
+            return task.task_id in state.decisions or asked_to_end
+
+        await run.waits.wait(task, resolved, expires=False, interruptible=False)
+        state.health, state.incident = "ok", None
+        if task.task_id not in state.decisions:
+            run.board.close(task.task_id, "terminated", detail="terminate requested")
+            run.publisher.publish()
+            raise Terminated()
+        decision = run.take(task.task_id)
+        run.note(f"incident_{decision.decision}", by=decision.decided_by, detail=task.task_id)
+        run.publisher.publish()
+        if decision.decision == "terminate":
+            state.termination = TerminateInput(
+                requested_by=decision.decided_by,
+                reason=decision.comment or f"terminated after incident: {what}",
+            )
+            raise Terminated()
+
+    async def _responders(self) -> list[str]:
+        try:
+            found = await call(CommonActivities.incident_responders, RespondersQuery(), LOOKUP)
+        except ActivityError:
+            return self._run.owners()
+        return found.users or self._run.owners()
