@@ -9,6 +9,9 @@ from pydantic import Field
 
 from domain.common import HistoryEntry, Model, UserName
 
+INCIDENT_TASK_PREFIX = "incident-"
+"""Local ids of incident tasks: `incident-<n>` (ops tokens may decide these only)."""
+
 
 class TaskKind(StrEnum):
     PLAN_APPROVAL = "plan_approval"

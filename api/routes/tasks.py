@@ -27,7 +27,7 @@ from domain.approval import DecideInput, Decision, PartnerApprovalState
 from domain.deal_messages import SIGNATURE_DECISIONS, TaskDecisionInput
 from domain.deal_state import DealState
 from domain.ids import deal_workflow_id
-from domain.tasks import Task
+from domain.tasks import INCIDENT_TASK_PREFIX, Task
 from store import envelopes
 from store.tokens import Principal
 from workflows.licensing_deal import LicensingDealWorkflow
@@ -100,9 +100,11 @@ async def _open_tasks(
 async def decide(
     task_id: TaskId, body: DecisionBody, request: Request, svc: Svc, who: Caller
 ) -> DecisionResult:
-    """Decide a task; the owning workflow's validator has the last word (403/404/409/422)."""
-    require_actor(who)
+    """Decide a task; the owning workflow's validator has the last word (403/404/409/422).
+    Ops tokens are read-only but for incident tasks."""
     workflow_id, sep, local_id = task_id.partition(":")
+    if not (who.has("ops") and local_id.startswith(INCIDENT_TASK_PREFIX)):
+        require_actor(who)
     if not sep or not local_id or not workflow_id.startswith(TASK_WORKFLOW_PREFIXES):
         # only deal and partner-approval workflows hold tasks; never update anything else
         raise not_found(f"task {task_id} does not exist")

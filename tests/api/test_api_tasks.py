@@ -243,3 +243,15 @@ async def test_decisions_reach_only_deal_and_partner_approval_workflows(stub_api
         headers=approver,
     )
     assert_problem(resp, 404)
+
+
+async def test_ops_tokens_decide_incident_tasks_only(stub_api: Api) -> None:
+    ops = await stub_api.auth("oscar", "ops")
+    plan = await stub_api.http.post(
+        "/v1/tasks/deal-nowhere:plan-v1/decision", json={"decision": "approve"}, headers=ops
+    )
+    assert "read-only" in assert_problem(plan, 403)["detail"]
+    incident = await stub_api.http.post(
+        "/v1/tasks/deal-nowhere:incident-1/decision", json={"decision": "retry"}, headers=ops
+    )
+    assert_problem(incident, 404)  # allowed to try; the workflow answers (here: no such deal)

@@ -17,7 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from domain.activity_io import RespondersQuery
 from domain.deal_messages import TerminateInput
-from domain.tasks import TaskKind
+from domain.tasks import INCIDENT_TASK_PREFIX, TaskKind
 from workflows.activity_options import LOOKUP, CommonActivities, call
 from workflows.deal.stops import Terminated
 
@@ -49,7 +49,7 @@ class Incidents:
         state.health, state.incident = "blocked", f"{what}: {describe(error)}"[:500]
         run.note("incident_opened", detail=state.incident)
         task = run.waits.open(
-            f"incident-{state.incidents}",
+            f"{INCIDENT_TASK_PREFIX}{state.incidents}",
             TaskKind.INCIDENT,
             f"Deal {run.req.deal_id} is blocked: {state.incident}",
             await self._responders(),
