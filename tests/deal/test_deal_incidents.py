@@ -21,6 +21,7 @@ from deal_helpers import (
     submit_report,
     wait_state,
 )
+from polling import eventually
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -129,3 +130,74 @@ async def test_terminate_on_an_incident_ends_the_deal_with_its_final_statement(
         assert (outcome.stage, outcome.reason) == (Stage.TERMINATED, "licensee gone")
         issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
         assert f"{deal_id}:final" in issued
+
+
+async def test_a_two_hour_outage_delays_the_deal_and_it_completes_correctly(
+    time_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    """Transient failures retry without an attempt cap: Postgres "down" for two hours of
+    workflow time (about 240 attempts at the 30 s backoff cap) only delays the invoices."""
+    env = time_env
+    real = DealActivities(pool)
+    outage: dict[str, object] = {}
+    attempts: list[int] = []
+    served: list[int] = []
+
+    @activity.defn(name="check_sales")
+    async def check_sales(inp: SalesCheckInput) -> SalesCheckResult:
+        now = await env.get_current_time()
+        started = outage.setdefault("from", now)
+        assert isinstance(started, type(now))
+        if now - started < timedelta(hours=2):
+            attempts.append(activity.info().attempt)
+            raise ConnectionRefusedError("postgres is down")
+        served.append(activity.info().attempt)
+        return await real.check_sales(inp)
+
+    activities = [
+        check_sales if getattr(f, "__name__", "") == "check_sales" else f
+        for f in activity_functions(pool, settings)
+    ]
+    request = deal_request(schedule=schedule(term_periods=4))
+    deal_id = request.deal_id
+    async with build_worker(
+        env.client, pool, settings, task_queue=task_queue, activities=activities
+    ):
+        await start_deal(env.client, request, task_queue)
+        state = await launch(env.client, deal_id)
+        state = await wait_state(env.client, deal_id, lambda s: bool(s.periods))
+        await skip_to(env, state.periods[0].ends_at + timedelta(seconds=1))
+        await submit_report(pool, env.client, deal_id, 1, [line("300000")])
+        await eventually(lambda: _value(len(attempts)), bool, what="first failed attempt")
+        # The test server does not skip time while a retry is pending: step it over each
+        # 30 s backoff until the outage (2 h of workflow time) is over.
+        while not served:
+            before = len(attempts)
+            await env.sleep(timedelta(seconds=31))
+            await eventually(
+                lambda before=before: _value(len(attempts) > before or bool(served)),
+                bool,
+                within=10,
+                interval=0.01,
+                what="next attempt",
+            )
+        state = await wait_state(
+            env.client,
+            deal_id,
+            lambda s: s.periods[0].status == "checked",
+            what="period 1 checked after the outage",
+        )
+    assert max(attempts) > 200, "retried through the whole outage: no attempt cap"
+    assert state.health == "ok" and state.stage is Stage.MONITORING
+    issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
+    assert issued[f"{deal_id}:y1:p1"]["amount_due"] == Decimal("4000.00")
+    await latest(env.client, deal_id).terminate("test over")
+
+
+async def _value(value: object) -> object:
+    return value
