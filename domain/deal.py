@@ -8,9 +8,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, Field, field_validator, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
 
-from domain import limits
+from domain import examples, limits
 from domain.approval import ApprovalStep
 from domain.common import (
     Amount,
@@ -135,6 +135,8 @@ class Schedule(Model):
 
 class DealRequest(Model):
     """Body of POST /v1/deals and input of the LicensingDeal workflow."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEAL]})
 
     deal_id: Identifier
     title: Name

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import EmailStr, Field
+from pydantic import ConfigDict, EmailStr, Field
 
-from domain import limits
+from domain import examples, limits
 from domain.common import Code, Identifier, Model, Money, Name, PartnerScope, UserName
 
 
@@ -26,6 +26,8 @@ class Risk(Model):
 
 class PartnerProfile(Model):
     """A partner as stored in Postgres and screened by PartnerApproval."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PARTNER]})
 
     partner_id: Identifier
     name: Name

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-from domain import limits
+from domain import examples, limits
 from domain.common import Code, Model, Money, Text
 
 
@@ -32,6 +32,8 @@ class SalesLine(Model):
 
 class SalesReport(Model):
     """A partner's report for one period; empty `lines` means "no sales"."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.SALES_REPORT]})
 
     period: int = Field(ge=1, le=limits.MAX_TERM_PERIODS)
     lines: list[SalesLine] = Field(default_factory=list, max_length=limits.MAX_REPORT_LINES)

@@ -120,3 +120,15 @@ def test_unknown_field_raises() -> None:
     body["surprise"] = True
     with pytest.raises(ValidationError):
         DealRequest.model_validate(body)
+
+
+def test_the_openapi_examples_are_valid_bodies() -> None:
+    from domain import examples
+    from domain.deal import DealRequest
+    from domain.partner import PartnerProfile
+    from domain.sales import SalesReport
+
+    assert DealRequest.model_validate(examples.DEAL).partners == [examples.PARTNER["partner_id"]]
+    PartnerProfile.model_validate(examples.PARTNER)
+    SalesReport.model_validate(examples.SALES_REPORT)
+    assert DealRequest.model_json_schema()["examples"] == [examples.DEAL]
