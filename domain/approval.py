@@ -60,6 +60,8 @@ class Decision(StrEnum):
     DELEGATE = "delegate"
     RESUBMIT = "resubmit"
     """On a partner_revision task only: `profile` carries the revised partner profile."""
+    RETRY = "retry"
+    """On an incident task only: run the failed activity again (after a fix)."""
 
 
 class DecideInput(Model):

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities
@@ -34,6 +35,7 @@ __all__ = [
     "DealActivities",
     "SigningActivities",
     "call",
+    "failure_text",
 ]
 
 ArgT = TypeVar("ArgT")
@@ -58,6 +60,14 @@ LOOKUP = ActivityOptions(start_to_close=timedelta(seconds=30))
 """Postgres reads and checks: partner profile, screening, sales check, review pack."""
 EXTERNAL = ActivityOptions(start_to_close=timedelta(seconds=30))
 """Calls to outside providers: the e-signature envelope."""
+
+
+def failure_text(error: ActivityError) -> str:
+    """A final activity failure as ops should read it: the activity's own message."""
+    cause = error.cause
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'Error'}: {cause.message}"
+    return str(cause or error)
 
 
 async def call(

@@ -9,11 +9,15 @@ next version.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError
 
 from domain import errors
-from domain.activity_io import AuditEntry, Notification
+from domain.activity_io import AuditEntry, Notification, RespondersQuery
 from domain.approval import (
     ApprovalStep,
     DecideInput,
@@ -35,18 +39,23 @@ from domain.approval_messages import (
 )
 from domain.approval_rules import Refusal, decision_refusal, resubmit_refusal
 from domain.durations import parse_duration
-from domain.tasks import Task, TaskKind
+from domain.tasks import INCIDENT_TASK_PREFIX, Task, TaskKind
 from workflows.activity_options import (
     LOOKUP,
     STORE,
+    ActivityOptions,
     ApprovalActivities,
     CommonActivities,
     call,
+    failure_text,
 )
 from workflows.human_tasks import TaskBoard, wait_with_sla
 from workflows.patches import RESUBMIT_BY_DECIDE_SIGNAL
 from workflows.refusals import refusal_error, refuse
-from workflows.search_attributes import LICENSING_PARTNER, PENDING_APPROVERS
+from workflows.search_attributes import DEAL_HEALTH, LICENSING_PARTNER, PENDING_APPROVERS
+
+ArgT = TypeVar("ArgT")
+ResultT = TypeVar("ResultT")
 
 REVISION_STEP = "revision"
 EXPIRY_IN_SLAS = 6
@@ -93,6 +102,10 @@ class PartnerApprovalWorkflow:
         self._withdrawal: WithdrawInput | None = None
         self._outcome_reasons: list[str] = []
         self._published: tuple[str, tuple[str, ...]] | None = None
+        self._incident: Task | None = None
+        self._incidents = 0
+        self._retry: DecideInput | None = None
+        self._health = "ok"
 
     @workflow.run
     async def run(self, params: PartnerApprovalInput) -> PartnerApprovalResult:
@@ -199,7 +212,7 @@ class PartnerApprovalWorkflow:
     async def _screen(self) -> None:
         self._status, self._step = "screening", None
         self._publish()
-        result = await call(
+        result = await self._activity(
             ApprovalActivities.screen_partner,
             ScreenPartnerInput(
                 deal_id=self._params.deal_id,
@@ -307,6 +320,8 @@ class PartnerApprovalWorkflow:
 
     def _refusal(self, decision: DecideInput) -> Refusal | None:
         """Why `decision` cannot be applied now (routed by decision), or None."""
+        if decision.decision is Decision.RETRY:
+            return self._retry_refusal(decision)
         if decision.decision is not Decision.RESUBMIT:
             return self._decision_refusal(decision)
         if decision.profile is None:
@@ -319,6 +334,14 @@ class PartnerApprovalWorkflow:
         return refusal
 
     async def _apply_and_audit(self, decision: DecideInput) -> None:
+        if decision.decision is Decision.RETRY:
+            assert self._incident is not None
+            self._retry = decision
+            self._board.close(self._incident.task_id, "retry", by=decision.decided_by)
+            entry = self._record("incident", decision.decided_by, "retry", comment=decision.comment)
+            self._publish()
+            await self._audit(entry, "partner_approval.incident_retry")
+            return
         if decision.decision is Decision.RESUBMIT:
             await self._apply_resubmit(_resubmission(decision))
             return
@@ -335,6 +358,18 @@ class PartnerApprovalWorkflow:
         )
         self._publish()
         await self._audit(entry, "partner_approval.resubmitted")
+
+    def _retry_refusal(self, decision: DecideInput) -> Refusal | None:
+        incident = self._incident
+        if incident is None or self._retry is not None:
+            return Refusal(errors.CONFLICT, "no incident is waiting for a retry")
+        if decision.task_id is not None and decision.task_id != incident.task_id:
+            return Refusal(errors.CONFLICT, f"stale task {decision.task_id}")
+        if decision.decided_by not in incident.assignees:
+            return Refusal(
+                errors.FORBIDDEN, f"{decision.decided_by} is not assigned to the incident"
+            )
+        return None
 
     def _decision_refusal(self, decision: DecideInput) -> Refusal | None:
         open_step = (
@@ -477,6 +512,63 @@ class PartnerApprovalWorkflow:
             trail=list(self._trail),
         )
 
+    # -- incidents ----------------------------------------------------------------------
+
+    async def _activity(
+        self,
+        method: Callable[[Any, ArgT], Awaitable[ResultT]],
+        arg: ArgT,
+        options: ActivityOptions,
+    ) -> ResultT:
+        """The activity's result; a final failure parks the approval until ops retry."""
+        while True:
+            try:
+                return await call(method, arg, options)
+            except ActivityError as error:
+                await self._park(getattr(method, "__name__", "activity"), error)
+
+    async def _park(self, what: str, error: ActivityError) -> None:
+        """Same policy as the deal (`workflows.deal.incidents`): blocked, an incident task for
+        ops with reminder and escalation and no expiry; returns on `retry`."""
+        self._incidents += 1
+        incident = f"{what}: {failure_text(error)}"[:500]
+        try:
+            found = await call(CommonActivities.incident_responders, RespondersQuery(), LOOKUP)
+            responders = found.users or [self._params.requester]
+        except ActivityError:
+            responders = [self._params.requester]
+        self._incident = self._board.open(
+            local_id=f"{INCIDENT_TASK_PREFIX}{self._incidents}",
+            kind=TaskKind.INCIDENT,
+            deal_id=self._params.deal_id,
+            title=f"Partner approval of {self._partner.partner_id} is blocked: {incident}",
+            assignees=responders,
+            due_in=self._sla,
+            allowed_decisions=[Decision.RETRY.value],
+            step="incident",
+            version=self._version,
+        )
+        self._retry, self._health = None, "blocked"
+        self._record("incident", "system", "blocked", note=incident)
+        self._publish()
+        task = self._incident
+
+        async def remind() -> None:
+            self._board.note(task.task_id, "reminded")
+            with contextlib.suppress(ActivityError):
+                await self._notify(task, "reminder", task.assignees)
+
+        async def escalate() -> None:
+            self._board.note(task.task_id, "escalated", detail=self._params.requester)
+            with contextlib.suppress(ActivityError):
+                await self._notify(task, "escalation", [self._params.requester])
+
+        await wait_with_sla(
+            lambda: self._retry is not None, self._sla, remind=remind, escalate=escalate
+        )
+        self._incident, self._health = None, "ok"
+        self._publish()
+
     # -- side effects -------------------------------------------------------------------
 
     def _record(
@@ -507,7 +599,7 @@ class PartnerApprovalWorkflow:
     async def _audit(self, entry: TrailEntry, action: str) -> None:
         workflow_id = workflow.info().workflow_id
         number = next(i for i, e in enumerate(self._trail, 1) if e is entry)
-        await call(
+        await self._activity(
             CommonActivities.record_audit,
             AuditEntry(
                 idempotency_key=f"{workflow_id}/v{entry.version}/{entry.step}/{number}",
@@ -524,7 +616,7 @@ class PartnerApprovalWorkflow:
     async def _audit_completion(self) -> None:
         result = self._result()
         workflow_id = workflow.info().workflow_id
-        await call(
+        await self._activity(
             CommonActivities.record_audit,
             AuditEntry(
                 idempotency_key=f"{workflow_id}/v{result.version}/result",
@@ -564,10 +656,12 @@ class PartnerApprovalWorkflow:
         """Search attributes (when changed) and current details for the Temporal UI."""
         pending = tuple(self._board.pending_approvers())
         partner_id = self._partner.partner_id
-        if self._published != (partner_id, pending):
+        health = [DEAL_HEALTH.value_set(self._health)] if self._incidents else []
+        if self._published != (partner_id, pending) or health:
             self._published = (partner_id, pending)
             workflow.upsert_search_attributes(
                 [
+                    *health,
                     LICENSING_PARTNER.value_set(partner_id),
                     PENDING_APPROVERS.value_set(list(pending))
                     if pending

@@ -68,7 +68,12 @@ async def approval_worker(
         settings,
         task_queue=task_queue,
         workflows=[PartnerApprovalWorkflow],
-        activities=[common.record_audit, common.send_notification, approval.screen_partner],
+        activities=[
+            common.record_audit,
+            common.send_notification,
+            common.incident_responders,
+            approval.screen_partner,
+        ],
     ) as worker:
         yield worker
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 import asyncpg
-from approval_helpers import approval_input, start_approval, step
+from approval_helpers import (
+    REQUESTER,
+    approval_input,
+    decide,
+    start_approval,
+    state_when,
+    step,
+    step_open,
+)
 from factories import partner_profile
 from temporalio.client import Client
+from workflow_helpers import refusal
 
+from domain import errors
 from domain.common import PartnerScope
 from domain.partner import Evaluation, Risk
 from store import audit, partners
@@ -61,3 +71,35 @@ async def test_screening_uses_risk_flags_stored_in_postgres(
     result = await (await start_approval(time_client, params, task_queue)).result()
 
     assert (result.outcome, result.reasons) == ("rejected", ["risk flag: sanctions-hit"])
+
+
+async def test_malformed_stored_data_parks_the_approval_until_ops_retry(
+    dev_client: Client, task_queue: str, pool: asyncpg.Pool
+) -> None:
+    """A final failure (stored risk flags that are not a list) does not fail the approval:
+    it waits, blocked, on an incident task; after the data is fixed, `retry` screens again."""
+    stored = partner_profile().model_dump(mode="json")
+    stored["risk"]["flags"] = "sanctions-hit"  # malformed: not a list
+    await partners.insert(pool, stored, created_by="ops")
+    handle = await start_approval(
+        dev_client, approval_input([step("commercial", "carol")]), task_queue
+    )
+    blocked = await state_when(handle, lambda s: bool(s.open_tasks))
+    [incident] = blocked.open_tasks
+    assert (incident.kind, incident.allowed_decisions) == ("incident", ["retry"])
+    assert incident.assignees == [REQUESTER]  # no ops or admin token in this database
+    assert "screen_partner: Invalid: stored risk flags" in incident.title
+    assert blocked.status == "screening"
+
+    outsider = await refusal(decide(handle, "carol", "retry"))
+    assert outsider.type == errors.FORBIDDEN
+    await pool.execute(
+        "UPDATE partners SET profile = jsonb_set(profile, '{risk,flags}', '[]') "
+        "WHERE partner_id = $1",
+        stored["partner_id"],
+    )
+    await decide(handle, REQUESTER, "retry")
+    screened = await state_when(handle, step_open("commercial"))
+    assert screened.screening is not None and screened.screening.passed
+    await decide(handle, "carol", "approve")
+    assert (await handle.result()).outcome == "approved"

@@ -13,26 +13,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 from domain.activity_io import RespondersQuery
 from domain.deal_messages import TerminateInput
 from domain.tasks import INCIDENT_TASK_PREFIX, TaskKind
-from workflows.activity_options import LOOKUP, CommonActivities, call
+from workflows.activity_options import LOOKUP, CommonActivities, call, failure_text
 from workflows.deal.stops import Terminated
 
 if TYPE_CHECKING:
     from workflows.deal.run import DealRun
 
 INCIDENT_DECISIONS = ["retry", "terminate"]
-
-
-def describe(error: ActivityError) -> str:
-    """The failure as ops should read it: the activity's own message."""
-    cause = error.cause
-    if isinstance(cause, ApplicationError):
-        return f"{cause.type or 'Error'}: {cause.message}"
-    return str(cause or error)
 
 
 class Incidents:
@@ -46,7 +38,7 @@ class Incidents:
         run, state = self._run, self._run.state
         terminating = state.termination is not None
         state.incidents += 1
-        state.health, state.incident = "blocked", f"{what}: {describe(error)}"[:500]
+        state.health, state.incident = "blocked", f"{what}: {failure_text(error)}"[:500]
         run.note("incident_opened", detail=state.incident)
         task = run.waits.open(
             f"{INCIDENT_TASK_PREFIX}{state.incidents}",
