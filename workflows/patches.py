@@ -32,6 +32,12 @@ PERIOD_FROM_ALL_RECEIVED = "period-from-all-received"
 instead of the period being marked missing (3 of 560 reports were lost this way under a
 Postgres outage). Deprecate when no deal launched before it is still monitoring."""
 
+MG_SETTLED_ONCE = "mg-settled-once"
+"""LicensingDeal: a termination after a contract year's true-up (for example during the
+renewal decision) counts the true-up as covering that year's guarantee. Before it, the final
+statement billed the guarantee shortfall a second time. Deprecate when no deal launched
+before it is still open."""
+
 RESUBMIT_BY_DECIDE_SIGNAL = "resubmit-by-decide-signal"
 """PartnerApproval: `decide_signal` with decision `resubmit` applies the revised profile.
 Before it, such a signal could not be decoded and was dropped; histories that hold one
@@ -43,5 +49,6 @@ ALL = (
     CORRECTIONS_BEFORE_YEAR_CLOSE,
     SIGNATURE_DECLINE_DECISION,
     PERIOD_FROM_ALL_RECEIVED,
+    MG_SETTLED_ONCE,
     RESUBMIT_BY_DECIDE_SIGNAL,
 )

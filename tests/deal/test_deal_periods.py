@@ -263,6 +263,33 @@ async def test_terminate_issues_final_statement_and_notifies_partner(
     assert (PARTNER_CONTACT, "deal_terminated") in sent
 
 
+async def test_terminating_during_the_renewal_decision_bills_the_guarantee_once(
+    time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """A year closed by its true-up is settled: terminating afterwards bills nothing more
+    for it (the final statement billed the 28,000 shortfall a second time)."""
+    env = time_worker
+    deal_id, _ = await launched_deal(env, task_queue, periods_per_review=8)
+    for period in range(1, 5):
+        await report_after_period_end(env, pool, deal_id, period, "100000")
+    await wait_state(env.client, deal_id, lambda s: open_task(s, "renewal-1"))
+
+    await terminate(env, deal_id, reason="licensee exits")
+
+    billed = await amounts(pool, deal_id)
+    # 4 x 100,000 at 8% = 32,000 earned; 20,000 advance paid at signing covers periods
+    # 1-2, periods 3-4 bill 4,000 and 8,000; the true-up brings the year to the 60,000 MG
+    assert billed == {
+        f"{deal_id}:y1:p1": Decimal("0.00"),
+        f"{deal_id}:y1:p2": Decimal("0.00"),
+        f"{deal_id}:y1:p3": Decimal("4000.00"),
+        f"{deal_id}:y1:p4": Decimal("8000.00"),
+        f"{deal_id}:y1:true-up": Decimal("28000.00"),
+        f"{deal_id}:final": Decimal("0.00"),
+    }
+    assert Decimal("20000") + sum(billed.values()) == Decimal("60000")
+
+
 async def test_renewal_extends_the_term_then_expiry_completes(
     time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
 ) -> None:

@@ -3,15 +3,20 @@
 Rule: the final statement on terminate is the current contract year's minimum guarantee
 pro rata to the periods that have ended in that year, minus what the year already covers
 (max(earned, advance credit, invoiced)); never negative. Only once the deal has launched.
+A year already closed by its true-up has settled its guarantee: its invoices plus the
+true-up count as covered, so the guarantee is billed exactly once (patch mg-settled-once).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+from temporalio import workflow
+
 from domain.deal_state import Stage, Statement
 from domain.royalty import Amounts, open_year, to_cents
 from workflows.deal.run import DealRun
+from workflows.patches import MG_SETTLED_ONCE
 
 
 class Endings:
@@ -49,6 +54,9 @@ class Endings:
             terms.minimum_guarantee_per_year * Decimal(len(ended)) / schedule.periods_per_year
         )
         covered = max(to_cents(ledger.earned), ledger.advance_credit, ledger.invoiced)
+        closed = next((y for y in state.years if y.contract_year == year), None)
+        if closed is not None and workflow.patched(MG_SETTLED_ONCE):
+            covered = max(covered, closed.invoiced + closed.true_up)
         amounts = Amounts(
             net_sales=ledger.ytd_net_sales,
             royalty_earned=to_cents(ledger.earned),
