@@ -15,9 +15,10 @@ Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN, strip_whitespa
 """Stable, URL- and workflow-id-safe identifier (deal ids, partner ids, user names)."""
 
 UserName = Identifier
-Money = Annotated[Decimal, Field(ge=0, le=limits.MAX_AMOUNT, decimal_places=2)]
-"""A money amount: 0 to `limits.MAX_AMOUNT`, at most 2 decimals."""
-Amount = Annotated[Decimal, Field(gt=0, le=limits.MAX_AMOUNT, decimal_places=2)]
+Money = Annotated[Decimal, Field(ge=0, le=limits.MAX_AMOUNT, decimal_places=3)]
+"""A money amount: 0 to `limits.MAX_AMOUNT`, at most 3 decimals (the finest ISO 4217 minor
+unit); a deal's own currency may allow fewer (`domain.currency.check_minor_unit`)."""
+Amount = Annotated[Decimal, Field(gt=0, le=limits.MAX_AMOUNT, decimal_places=3)]
 """A positive target or bound, in the same range as money."""
 Code = Annotated[
     str,

@@ -8,7 +8,14 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from domain import examples, limits
 from domain.approval import ApprovalStep
@@ -23,6 +30,7 @@ from domain.common import (
     Name,
     UserName,
 )
+from domain.currency import CurrencyCode, check_minor_unit, minor_unit
 from domain.durations import IsoDuration, parse_duration
 
 
@@ -94,7 +102,7 @@ class RoyaltyTier(Model):
 
 
 class Terms(Model):
-    currency: Code = "EUR"
+    currency: CurrencyCode = "EUR"
     royalty_tiers: list[RoyaltyTier] = Field(min_length=1, max_length=limits.MAX_ITEMS)
     advance: Money = Decimal(0)
     minimum_guarantee_per_year: Money = Decimal(0)
@@ -109,6 +117,19 @@ class Terms(Model):
         if finite != sorted(set(finite)):
             raise ValueError("royalty tier bounds must be strictly ascending")
         return tiers
+
+    @field_validator("advance", "minimum_guarantee_per_year")
+    @classmethod
+    def _in_minor_units(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
+        currency = info.data.get("currency")
+        if currency is not None:
+            check_minor_unit(amount, currency)
+        return amount
+
+    @property
+    def minor_unit(self) -> int:
+        """Decimals of the deal currency (statement amounts are rounded to them)."""
+        return minor_unit(self.currency)
 
 
 class Schedule(Model):

@@ -10,7 +10,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 MAX_AMOUNT = Decimal("10000000000")
-"""Largest money amount in one field (10 billion in the deal currency), 2 decimals."""
+"""Largest money amount in one field (10 billion in the deal currency), at most 3 decimals
+and no finer than the currency's minor unit."""
 MAX_UNITS = 1_000_000_000
 MAX_REPORT_LINES = 5_000
 """Lines in one sales report: a year of capped reports stays below 10^16 (numeric(18,2))."""

@@ -20,27 +20,28 @@ Worked check (8% to 500k then 10%, MG 60k, advance 20k): year 1 sales 100k/150k/
 give invoices 0/0/16,000/4,000 and a 20,000 true-up; year 2 sales 200k/250k/150k/150k
 give 16,000/20,000/14,000/15,000 and no true-up.
 
-Money is Decimal everywhere; amounts are rounded to cents (ROUND_HALF_UP) only when a
-statement amount is produced. Cumulative amounts are rounded, then differenced, so
+Money is Decimal everywhere; amounts are rounded to the currency's minor unit (cents for
+EUR, whole yen for JPY, mils for BHD; ROUND_HALF_UP) only when a statement amount is
+produced (`decimals`). Cumulative amounts are rounded, then differenced, so
 per-period rounding never drifts.
 """
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from pydantic import Field
 
 from domain.common import Model
+from domain.currency import to_minor
 from domain.deal import RoyaltyTier, Terms
 
-CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
 
-def to_cents(amount: Decimal) -> Decimal:
-    """Round an amount to cents, half up."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+def to_cents(amount: Decimal, decimals: int = 2) -> Decimal:
+    """Round an amount to the currency's minor unit (cents by default), half up."""
+    return to_minor(amount, decimals)
 
 
 def earned_royalty(ytd_net_sales: Decimal, tiers: list[RoyaltyTier]) -> Decimal:
@@ -133,7 +134,11 @@ def open_year(contract_year: int, terms: Terms) -> ContractYearLedger:
 
 
 def apply_period(
-    ledger: ContractYearLedger, period_net_sales: Decimal, terms: Terms, contract_year: int
+    ledger: ContractYearLedger,
+    period_net_sales: Decimal,
+    terms: Terms,
+    contract_year: int,
+    decimals: int = 2,
 ) -> tuple[ContractYearLedger, PeriodCharge]:
     """Add one period's net sales (may be a negative correction) and compute its invoice."""
     if contract_year != ledger.contract_year:
@@ -145,7 +150,7 @@ def apply_period(
     if ytd < 0:
         raise ValueError("year-to-date net sales cannot become negative")
     earned = earned_royalty(ytd, terms.royalty_tiers)
-    owed = max(ledger.advance_credit, to_cents(earned))
+    owed = max(ledger.advance_credit, to_cents(earned, decimals))
     amount_due = max(ZERO, owed - ledger.invoiced)
     new_ledger = ledger.model_copy(
         update={"ytd_net_sales": ytd, "earned": earned, "invoiced": ledger.invoiced + amount_due}
@@ -154,24 +159,24 @@ def apply_period(
         contract_year=contract_year,
         net_sales=period_net_sales,
         ytd_net_sales=ytd,
-        royalty_earned=to_cents(earned) - to_cents(ledger.earned),
-        earned_to_date=to_cents(earned),
+        royalty_earned=to_cents(earned, decimals) - to_cents(ledger.earned, decimals),
+        earned_to_date=to_cents(earned, decimals),
         guaranteed_due=ledger.advance_credit,
         amount_due=amount_due,
     )
     return new_ledger, charge
 
 
-def close_year(ledger: ContractYearLedger, terms: Terms) -> YearEndTrueUp:
+def close_year(ledger: ContractYearLedger, terms: Terms, decimals: int = 2) -> YearEndTrueUp:
     """Minimum-guarantee shortfall: max(0, MG - max(E, advance credit, invoiced))."""
     minimum = terms.minimum_guarantee_per_year
-    covered = max(to_cents(ledger.earned), ledger.advance_credit, ledger.invoiced)
+    covered = max(to_cents(ledger.earned, decimals), ledger.advance_credit, ledger.invoiced)
     return YearEndTrueUp(
         contract_year=ledger.contract_year,
         ytd_net_sales=ledger.ytd_net_sales,
-        earned=to_cents(ledger.earned),
+        earned=to_cents(ledger.earned, decimals),
         advance_credit=ledger.advance_credit,
         invoiced=ledger.invoiced,
         minimum_guarantee=minimum,
-        amount_due=to_cents(max(ZERO, minimum - covered)),
+        amount_due=to_cents(max(ZERO, minimum - covered), decimals),
     )

@@ -38,6 +38,12 @@ renewal decision) counts the true-up as covering that year's guarantee. Before i
 statement billed the guarantee shortfall a second time. Deprecate when no deal launched
 before it is still open."""
 
+CURRENCY_MINOR_UNITS = "currency-minor-units"
+"""LicensingDeal: statement amounts are rounded to the deal currency's minor unit (whole yen,
+3 decimals for BHD). Before it every currency was rounded to cents (12,345 JPY at 7% gave
+864.15 JPY). Only asked for currencies whose minor unit is not 2 decimals, so EUR deals carry
+no marker. Deprecate when no deal in such a currency launched before it is open."""
+
 RESUBMIT_BY_DECIDE_SIGNAL = "resubmit-by-decide-signal"
 """PartnerApproval: `decide_signal` with decision `resubmit` applies the revised profile.
 Before it, such a signal could not be decoded and was dropped; histories that hold one
@@ -50,5 +56,6 @@ ALL = (
     SIGNATURE_DECLINE_DECISION,
     PERIOD_FROM_ALL_RECEIVED,
     MG_SETTLED_ONCE,
+    CURRENCY_MINOR_UNITS,
     RESUBMIT_BY_DECIDE_SIGNAL,
 )

@@ -15,6 +15,7 @@ from api.params import DealId
 from api.problems import conflict, invalid
 from api.schemas import SalesReportAccepted
 from api.workflow_errors import problem_from_temporal
+from domain.currency import check_minor_unit
 from domain.deal_state import TERMINAL_STAGES
 from domain.sales import SalesReport
 from licenseflow.report_signals import signal_stored_report
@@ -52,6 +53,8 @@ async def submit_sales_report(
         raise conflict(f"deal {deal_id} is {state.stage.value}; it takes no more reports")
     if body.period > state.term_periods:
         raise invalid("body.period", f"the deal has {state.term_periods} periods")
+    if state.request is not None:
+        _check_minor_units(body, state.request.terms.currency)
     digest = report_hash(body)
     latest = await sales.latest(svc.pool, deal_id, body.period)
     if latest is not None and latest["body_hash"] == digest:
@@ -114,6 +117,16 @@ async def _signal(
         )
     except RPCError as exc:
         raise problem_from_temporal(exc, what=f"deal {deal_id}") from exc
+
+
+def _check_minor_units(body: SalesReport, currency: str) -> None:
+    """422 naming the first amount finer than the deal currency's minor unit."""
+    for index, line in enumerate(body.lines):
+        for name in ("gross_sales", "deductions"):
+            try:
+                check_minor_unit(getattr(line, name), currency)
+            except ValueError as exc:
+                raise invalid(f"body.lines.{index}.{name}", str(exc)) from None
 
 
 ReportOutcome = Literal["accepted", "duplicate"]

@@ -29,7 +29,20 @@ def set_at(path: str, value: Any) -> Edit:
     return edit
 
 
+def set_jpy_advance(advance: str) -> Edit:
+    def edit(body: dict[str, Any]) -> None:
+        body["terms"].update(currency="JPY", advance=advance, minimum_guarantee_per_year="0")
+
+    return edit
+
+
 DEAL_CASES: list[tuple[str, Edit, str]] = [
+    (
+        "currency that is no ISO 4217 code",
+        set_at("terms.currency", "banana"),
+        "body.terms.currency",
+    ),
+    ("JPY advance with decimals", set_jpy_advance("100000.5"), "body.terms.advance"),
     ("NUL in the title", set_at("title", "Moon\u0000Bear"), "body.title"),
     (
         "control character in a code",
@@ -100,7 +113,11 @@ async def test_bad_deal_inputs_are_422_naming_the_field(
 REPORT_CASES: list[tuple[str, dict[str, Any], str]] = [
     ("gross 1e30", {**REPORT_LINE, "gross_sales": "1e30"}, "body.lines.0.gross_sales"),
     ("gross 1e17", {**REPORT_LINE, "gross_sales": "1e17"}, "body.lines.0.gross_sales"),
-    ("gross with 3 decimals", {**REPORT_LINE, "gross_sales": "10.001"}, "body.lines.0.gross_sales"),
+    (
+        "EUR gross with 3 decimals",
+        {**REPORT_LINE, "gross_sales": "55000.001"},
+        "body.lines.0.gross_sales",
+    ),
     ("NUL in the sku", {**REPORT_LINE, "sku": "MB\u0000"}, "body.lines.0.sku"),
     ("units above the maximum", {**REPORT_LINE, "units": 10**10}, "body.lines.0.units"),
 ]

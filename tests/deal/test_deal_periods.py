@@ -30,6 +30,7 @@ from deal_helpers import (
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from domain.deal import RoyaltyTier, Terms
 from domain.deal_messages import SalesReportReceived, SignatureEvent, TerminateInput
 from domain.deal_state import DealState, KpiStatus, Stage
 from store import notifications, sales, statements
@@ -288,6 +289,28 @@ async def test_terminating_during_the_renewal_decision_bills_the_guarantee_once(
         f"{deal_id}:final": Decimal("0.00"),
     }
     assert Decimal("20000") + sum(billed.values()) == Decimal("60000")
+
+
+async def test_a_yen_deal_invoices_whole_yen(
+    time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """Statements are rounded to the currency's minor unit: 12,345 JPY at 7% is 864.15 JPY,
+    invoiced as 864 yen."""
+    env = time_worker
+    yen = Terms(
+        currency="JPY",
+        royalty_tiers=[RoyaltyTier(rate=Decimal("0.07"))],
+        advance=Decimal(0),
+        minimum_guarantee_per_year=Decimal(0),
+    )
+    request = deal_request(terms=yen, schedule=schedule(term_periods=4))
+    await start_deal(env.client, request, task_queue)
+    await launch(env.client, request.deal_id)
+    await report_after_period_end(env, pool, request.deal_id, 1, "12345")
+    rows = await statements.for_deal(pool, request.deal_id)
+    [first] = [r for r in rows if r["statement_id"].endswith(":p1")]
+    assert (str(first["amount_due"]), first["currency"]) == ("864", "JPY")
+    await terminate(env, request.deal_id)
 
 
 async def test_renewal_extends_the_term_then_expiry_completes(

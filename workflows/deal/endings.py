@@ -50,16 +50,18 @@ class Endings:
         ended = [
             p for p in state.periods.values() if p.contract_year == year and p.status != "open"
         ]
+        decimals = run.decimals
         pro_rata = to_cents(
-            terms.minimum_guarantee_per_year * Decimal(len(ended)) / schedule.periods_per_year
+            terms.minimum_guarantee_per_year * Decimal(len(ended)) / schedule.periods_per_year,
+            decimals,
         )
-        covered = max(to_cents(ledger.earned), ledger.advance_credit, ledger.invoiced)
+        covered = max(to_cents(ledger.earned, decimals), ledger.advance_credit, ledger.invoiced)
         closed = next((y for y in state.years if y.contract_year == year), None)
         if closed is not None and workflow.patched(MG_SETTLED_ONCE):
             covered = max(covered, closed.invoiced + closed.true_up)
         amounts = Amounts(
             net_sales=ledger.ytd_net_sales,
-            royalty_earned=to_cents(ledger.earned),
+            royalty_earned=to_cents(ledger.earned, decimals),
             guaranteed_due=pro_rata,
             amount_due=max(Decimal(0), pro_rata - covered),
         )

@@ -103,7 +103,7 @@ class Periods:
         record, ledger = state.periods[n], state.ledger
         assert ledger is not None
         state.ledger, charge = apply_period(
-            ledger, result.check.net_sales, run.req.terms, record.contract_year
+            ledger, result.check.net_sales, run.req.terms, record.contract_year, run.decimals
         )
         state.periods[n] = record.model_copy(
             update={
@@ -178,7 +178,9 @@ class Periods:
         if delta == 0:
             run.note("correction_no_change", detail=f"period {record.period} v{result.version}")
             return
-        state.ledger, charge = apply_period(ledger, delta, run.req.terms, record.contract_year)
+        state.ledger, charge = apply_period(
+            ledger, delta, run.req.terms, record.contract_year, run.decimals
+        )
         state.periods[record.period] = state.periods[record.period].model_copy(
             update={"royalty_earned": record.royalty_earned + charge.royalty_earned}
         )
@@ -195,7 +197,7 @@ class Periods:
         run, state = self._run, self._run.state
         ledger = state.ledger
         assert ledger is not None
-        true_up = close_year(ledger, run.req.terms)
+        true_up = close_year(ledger, run.req.terms, run.decimals)
         year = ledger.contract_year
         await run.calls.issue(
             run.statement(f"y{year}:true-up", "true_up", year, true_up.amounts()),

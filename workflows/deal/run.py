@@ -6,6 +6,7 @@ from __future__ import annotations
 from temporalio import workflow
 
 from domain.common import HistoryEntry
+from domain.currency import to_minor
 from domain.deal_messages import TaskDecisionInput
 from domain.deal_state import (
     HISTORY_IN_MEMORY,
@@ -22,6 +23,7 @@ from workflows.deal.publishing import Publisher
 from workflows.deal.stops import Terminated
 from workflows.deal.task_waits import TaskWaits
 from workflows.human_tasks import TaskBoard
+from workflows.patches import CURRENCY_MINOR_UNITS
 
 
 class DealRun:
@@ -37,6 +39,7 @@ class DealRun:
         self.publisher = Publisher(self)
         self.waits = TaskWaits(self)
         self.incidents = Incidents(self)
+        self._decimals: int | None = None
 
     # ---- derived values --------------------------------------------------------------
 
@@ -45,6 +48,15 @@ class DealRun:
 
     def contract_year(self) -> int:
         return self.state.contract_year(self.req.schedule.periods_per_year)
+
+    @property
+    def decimals(self) -> int:
+        """Decimals statements are rounded to: the currency's minor unit (patched
+        currency-minor-units; runs before it rounded every currency to cents)."""
+        if self._decimals is None:
+            unit = self.req.terms.minor_unit
+            self._decimals = unit if unit == 2 or workflow.patched(CURRENCY_MINOR_UNITS) else 2
+        return self._decimals
 
     def termination_by(self) -> str:
         termination = self.state.termination
@@ -81,7 +93,9 @@ class DealRun:
         *,
         period: int | None = None,
     ) -> Statement:
-        """A statement `<deal>:<key>` of `kind` issued now in the deal's currency."""
+        """A statement `<deal>:<key>` of `kind` issued now in the deal's currency, every
+        amount at the currency's minor unit."""
+        money = amounts.model_dump(include=set(Amounts.model_fields))
         return Statement(
             statement_id=f"{self.req.deal_id}:{key}",
             kind=kind,
@@ -89,7 +103,7 @@ class DealRun:
             period=period,
             currency=self.req.terms.currency,
             issued_at=workflow.now(),
-            **amounts.model_dump(include=set(Amounts.model_fields)),
+            **{name: to_minor(value, self.decimals) for name, value in money.items()},
         )
 
     async def enter(self, stage: Stage, note: str, *, by: str | None = None) -> None:
