@@ -21,6 +21,7 @@ from domain.deal_state import DealState
 from domain.ids import deal_workflow_id
 from licenseflow.config import Settings
 from store import audit, principals
+from store.pool import Db
 from store.tokens import Principal
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, LICENSING_PARTNER, PENDING_APPROVERS
@@ -103,12 +104,14 @@ async def write_audit(
     workflow_id: str | None = None,
     subject: str | None = None,
     detail: dict[str, Any] | None = None,
+    db: Db | None = None,
 ) -> None:
-    """One audit row per state-changing call, tagged with the request id."""
+    """One audit row per state-changing call, tagged with the request id; `db` writes it on
+    a connection (inside the transaction of the change it records)."""
     request_id = getattr(request.state, "request_id", None)
     actor = who if isinstance(who, str) else who.user
     await audit.append(
-        svc.pool,
+        db if db is not None else svc.pool,
         actor=actor,
         action=action,
         deal_id=deal_id,

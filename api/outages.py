@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -23,14 +24,17 @@ RETRY_AFTER_SECONDS = 5
 PROBE_INTERVAL = 2.0
 
 DATABASE_DOWN: tuple[type[BaseException], ...] = (
-    OSError,
+    ConnectionError,
+    socket.gaierror,
     asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
     asyncpg.exceptions.CannotConnectNowError,
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
 )
-"""Errors meaning "Postgres cannot be reached now" (not a bug in the query)."""
+"""Errors meaning "Postgres cannot be reached now". An OSError counts only when raised inside
+asyncpg (a missing file elsewhere is a bug), asyncpg's InterfaceError only about the
+connection (misuse of the driver is a bug): bugs stay 500s."""
 
 TEMPORAL_DOWN = (
     RPCStatusCode.UNAVAILABLE,
@@ -49,9 +53,24 @@ def backend_down(exc: BaseException) -> str | None:
         return "temporal" if exc.status in TEMPORAL_DOWN else None
     if isinstance(exc, RuntimeError) and str(exc).startswith("Failed client connect"):
         return "temporal"  # the SDK's lazy client could not reach the frontend
-    if isinstance(exc, DATABASE_DOWN) or isinstance(exc, TimeoutError):
+    if isinstance(exc, DATABASE_DOWN):
         return "postgres"
+    if isinstance(exc, OSError) and _raised_in_asyncpg(exc):
+        return "postgres"  # connecting failed (a Unix socket that is gone is FileNotFoundError)
+    if isinstance(exc, asyncpg.InterfaceError) and "connection" in str(exc).lower():
+        return "postgres"  # "connection was closed in the middle of operation"
+    if isinstance(exc, TimeoutError):
+        return "postgres"  # the pool could not hand out a connection in time
     return None
+
+
+def _raised_in_asyncpg(exc: BaseException) -> bool:
+    traceback = exc.__traceback__
+    while traceback is not None:
+        if str(traceback.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 class Outages:

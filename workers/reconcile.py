@@ -67,6 +67,10 @@ class ReportReconciler:
                 level = log.info if exc.status == RPCStatusCode.NOT_FOUND else log.warning
                 level("reconcile.report_not_signalled", report_id=row["report_id"], error=str(exc))
                 continue
+            except Exception:
+                # one bad row (for example stored before today's bounds) must not stop the rest
+                log.exception("reconcile.report_failed", report_id=row["report_id"])
+                continue
             delivered += 1
             log.info("reconcile.report_signalled", report_id=row["report_id"])
         return delivered

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 from domain import errors
 from domain.activity_io import AuditEntry, Notification, RespondersQuery
@@ -525,6 +525,8 @@ class PartnerApprovalWorkflow:
             try:
                 return await call(method, arg, options)
             except ActivityError as error:
+                if isinstance(error.cause, CancelledError):
+                    raise  # the approval is being cancelled: nothing for ops to retry
                 await self._park(getattr(method, "__name__", "activity"), error)
 
     async def _park(self, what: str, error: ActivityError) -> None:

@@ -69,18 +69,31 @@ async def submit_sales_report(
         )
     version = 1 if latest is None else latest["version"] + 1
     report_id = f"{deal_id}:p{body.period}:v{version}"
-    stored = await sales.insert_version(
-        svc.pool,
-        report_id=report_id,
-        deal_id=deal_id,
-        period=body.period,
-        version=version,
-        lines=[line.model_dump(mode="json") for line in body.lines],
-        body_hash=digest,
-        submitted_by=who.user,
-        correction=body.correction,
-        reason=body.reason,
-    )
+    async with svc.pool.acquire() as conn, conn.transaction():
+        # the version and its audit row are stored together: a crash in between loses neither
+        stored = await sales.insert_version(
+            conn,
+            report_id=report_id,
+            deal_id=deal_id,
+            period=body.period,
+            version=version,
+            lines=[line.model_dump(mode="json") for line in body.lines],
+            body_hash=digest,
+            submitted_by=who.user,
+            correction=body.correction,
+            reason=body.reason,
+        )
+        if stored:
+            await write_audit(
+                svc,
+                request,
+                who,
+                "sales_report.correct" if version > 1 else "sales_report.submit",
+                deal_id=deal_id,
+                subject=report_id,
+                detail={"period": body.period, "version": version, "lines": len(body.lines)},
+                db=conn,
+            )
     if not stored:
         winner = await sales.latest(svc.pool, deal_id, body.period)
         if winner is not None and winner["body_hash"] == digest:
@@ -90,15 +103,6 @@ async def submit_sales_report(
                 winner["report_id"], deal_id, body.period, winner["version"], "duplicate"
             )
         raise conflict(f"period {body.period} changed meanwhile; fetch and retry")
-    await write_audit(
-        svc,
-        request,
-        who,
-        "sales_report.correct" if version > 1 else "sales_report.submit",
-        deal_id=deal_id,
-        subject=report_id,
-        detail={"period": body.period, "version": version, "lines": len(body.lines)},
-    )
     await _signal(svc, deal_id, report_id, version, body)
     return _accepted(report_id, deal_id, body.period, version, "accepted")
 

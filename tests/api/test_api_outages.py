@@ -34,8 +34,8 @@ async def test_postgres_down_is_503_with_retry_after_and_one_log_line(
     dev_env: WorkflowEnvironment, db_url: str, settings: Settings, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr("api.outages.PROBE_INTERVAL", 0.05)
-    pool = await create_pool(db_url, min_size=1, max_size=1)
-    await pool.close()  # every query now fails: Postgres "is down"
+    # a pool whose server is gone: every connection attempt is refused
+    pool = await create_pool("postgresql://nobody@127.0.0.1:1/none", min_size=0, max_size=1)
     app = create_app(settings, pool=pool, client=dev_env.client)
     headers = {"Authorization": "Bearer lf_whatever"}
     with capture_logs() as logs:
@@ -50,6 +50,18 @@ async def test_postgres_down_is_503_with_retry_after_and_one_log_line(
     outages: Outages = app.state.outages
     assert outages.is_down("postgres")
     await outages.close()
+    await pool.close()
+
+
+async def test_a_bug_raising_an_os_error_stays_a_500(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*_: Any, **__: Any) -> None:
+        raise FileNotFoundError("templates/missing.txt")
+
+    monkeypatch.setattr("store.partners.get", broken)
+    resp = await api.http.get("/v1/partners/acme", headers=await api.auth("ada", "admin"))
+    assert_problem(resp, 500)
 
 
 async def test_a_backend_coming_back_is_logged_once(

@@ -27,12 +27,14 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.deal import DealActivities
-from domain.deal_activity_io import SalesCheckInput, SalesCheckResult
+from domain.deal_activity_io import IssueStatementInput, SalesCheckInput, SalesCheckResult
+from domain.deal_messages import TerminateInput
 from domain.deal_state import Stage
 from licenseflow.config import Settings
 from store import statements
 from workers.main import build_worker
 from workers.registry import activity_functions
+from workflows.licensing_deal import LicensingDealWorkflow
 
 
 def failing_check(pool: asyncpg.Pool, broken: list[bool]) -> object:
@@ -201,3 +203,49 @@ async def test_a_two_hour_outage_delays_the_deal_and_it_completes_correctly(
 
 async def _value(value: object) -> object:
     return value
+
+
+async def test_an_incident_during_the_termination_can_still_be_retried(
+    time_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    """The final statement fails for good while the deal terminates: its incident offers
+    retry, and the retry is accepted although a termination is under way."""
+    env, broken = time_env, [True]
+    real = DealActivities(pool)
+
+    @activity.defn(name="issue_statement")
+    async def issue_statement(inp: IssueStatementInput) -> bool:
+        if inp.statement.kind == "final" and broken[0]:
+            raise ApplicationError("numeric field overflow", type="DataError", non_retryable=True)
+        return await real.issue_statement(inp)
+
+    activities = [
+        issue_statement if getattr(f, "__name__", "") == "issue_statement" else f
+        for f in activity_functions(pool, settings)
+    ]
+    async with build_worker(
+        env.client, pool, settings, task_queue=task_queue, activities=activities
+    ):
+        request = deal_request(schedule=schedule(term_periods=4))
+        await start_deal(env.client, request, task_queue)
+        await launch(env.client, request.deal_id)
+        await latest(env.client, request.deal_id).signal(
+            LicensingDealWorkflow.terminate_signal,
+            TerminateInput(requested_by=OWNER, reason="brand withdrawn"),
+        )
+        blocked = await wait_state(
+            env.client, request.deal_id, lambda s: open_task(s, "incident-1"), what="parked"
+        )
+        [task] = [t for t in blocked.open_tasks if t.kind == "incident"]
+        assert task.allowed_decisions == ["retry"]
+        broken[0] = False
+        await decide_signal(env.client, request.deal_id, "incident-1", OWNER, "retry")
+        outcome = await latest(env.client, request.deal_id).result()
+        assert outcome.stage is Stage.TERMINATED
+        issued = {r["statement_id"] for r in await statements.for_deal(pool, request.deal_id)}
+        assert f"{request.deal_id}:final" in issued

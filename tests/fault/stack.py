@@ -123,9 +123,9 @@ class Stack:
     temporal_port: int = field(default_factory=free_port)
     api_port: int = field(default_factory=free_port)
     postgres: Postgres = field(init=False)
-    temporal: Process = field(init=False)
-    worker: Process = field(init=False)
-    api: Process = field(init=False)
+    temporal: Process | None = field(init=False, default=None)
+    worker: Process | None = field(init=False, default=None)
+    api: Process | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.postgres = Postgres(self.root / "pg")
@@ -190,6 +190,9 @@ class Stack:
         wait_port(self.temporal_port, 30)
 
     def stop(self) -> None:
-        for process in (self.api, self.worker, self.temporal):
-            process.stop()
+        """Stop whatever was started (also after a start that failed part-way)."""
+        for name in ("api", "worker", "temporal"):
+            process = getattr(self, name, None)
+            if process is not None:
+                process.stop()
         self.postgres.stop()

@@ -114,10 +114,10 @@ async def test_no_fault_loses_freezes_or_fails_a_deal(tmp_path: Path) -> None:
             ("acme-ops", ["partner"], "acme"),
         ]
     }
-    stack.start()
     acked: dict[str, set[int]] = {}
     faults: list[str] = []
     try:
+        stack.start()
         async with httpx.AsyncClient(base_url=stack.api_url, timeout=15) as http:
             api = Client_(http)
             await launch_all(api, tokens)
@@ -135,7 +135,8 @@ async def test_no_fault_loses_freezes_or_fails_a_deal(tmp_path: Path) -> None:
                 renew_none(api, tokens, launched),
                 inject_faults(stack, started, faults),
             )
-            await until(lambda: all_done(stack), "every deal completed", within=150)
+            client = await temporal(stack)
+            await until(lambda: all_done(client), "every deal completed", within=150)
         await check_ledger(stack, pool, acked, faults, api.retries)
     finally:
         await pool.close()
@@ -289,9 +290,8 @@ async def temporal(stack: Stack) -> Client:
     return await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
 
 
-async def all_done(stack: Stack) -> bool:
+async def all_done(client: Client) -> bool:
     try:
-        client = await temporal(stack)
         for deal_id in deal_ids():
             description = await client.get_workflow_handle(f"deal-{deal_id}").describe()
             if description.status != WorkflowExecutionStatus.COMPLETED:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, CancelledError
 
 from domain.activity_io import AuditEntry, Notification
 from domain.deal_activity_io import (
@@ -61,6 +61,8 @@ class DealCalls:
             try:
                 return await call(method, arg, options)
             except ActivityError as error:
+                if isinstance(error.cause, CancelledError):
+                    raise  # the workflow is being cancelled: nothing for ops to retry
                 await self._run.incidents.park(getattr(method, "__name__", "activity"), error)
 
     async def sync(self) -> None:

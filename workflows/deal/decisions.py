@@ -51,8 +51,11 @@ class DealDecisions:
         """The task `inp` decides, or the refusal; `kinds` limits the task kinds accepted
         (the earlier `decide_task` took only `DECIDED_BY_DECIDE_TASK`)."""
         run = self._run
-        self._check_live()
         task = run.board.get(run.full_task_id(inp.task_id))
+        if task is None or task.kind is not TaskKind.INCIDENT:
+            # an incident can block the termination or the final steps themselves: it stays
+            # decidable whatever the deal's stage
+            self._check_live()
         if task is None:
             raise refuse(f"no task {inp.task_id}", errors.NOT_FOUND)
         if task.closed_at is not None or task.task_id in run.state.decisions:

@@ -53,7 +53,13 @@ class Incidents:
             return task.task_id in state.decisions or asked_to_end
 
         await run.waits.wait(task, resolved, expires=False, interruptible=False)
-        state.health, state.incident = "ok", None
+        others = [
+            t
+            for t in run.board.open_tasks()
+            if t.kind is TaskKind.INCIDENT and t.task_id != task.task_id
+        ]
+        if not others:  # a nested incident (one of its reminders failed) may remain open
+            state.health, state.incident = "ok", None
         if task.task_id not in state.decisions:
             run.board.close(task.task_id, "terminated", detail="terminate requested")
             run.publisher.publish()
