@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain import limits
+from domain import bounds, limits
 from domain.common import Code, Identifier, Text, UserName
 from domain.deal import Needs, Plan
 from domain.partner import PartnerProfile
@@ -87,10 +87,14 @@ class DecisionBody(BaseModel):
     comment: Text | None = None
     delegate_to: UserName | None = None
     plan: Plan | None = None
-    renew_periods: int | None = Field(default=None, ge=1, le=limits.MAX_TERM_PERIODS)
+    renew_periods: Annotated[int, *bounds.number(maximum=limits.MAX_TERM_PERIODS)] | None = Field(
+        default=None, ge=1
+    )
     profile: PartnerProfile | None = None
     needs: Needs | None = None
-    partners: list[Identifier] | None = Field(default=None, min_length=1, max_length=limits.MAX_IDS)
+    partners: Annotated[list[Identifier], *bounds.max_items(limits.MAX_IDS)] | None = Field(
+        default=None, min_length=1
+    )
 
 
 class DecisionResult(BaseModel):

@@ -37,7 +37,6 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.deps import request_participants
@@ -45,6 +44,7 @@ from domain.deal import DealRequest, canonical_request_hash
 from domain.deal_messages import TaskDecisionInput
 from domain.deal_state import DealRunInput
 from domain.ids import deal_workflow_id
+from licenseflow.converter import data_converter
 from store.migrate import apply_migrations
 from store.pool import create_pool
 from store.tokens import create_token
@@ -198,7 +198,7 @@ async def stack() -> AsyncIterator[tuple[Client, str, str]]:
     temporal = shutil.which("temporal") or str(Path(sys.executable).parent / "temporal")
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         search_attributes=search_attributes.ALL,
         ip="127.0.0.1",
         ui=False,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from domain import limits
+from domain import bounds, limits
 from domain.common import Code, Identifier, LicensedScope, Model, Text, UserName
 from domain.durations import IsoDuration
 from domain.partner import PartnerProfile
@@ -22,7 +22,7 @@ class ApprovalStep(Model):
     """One step of the approver chain; quorum `all` needs every approver to approve."""
 
     step: Code
-    approvers: list[UserName] = Field(min_length=1, max_length=limits.MAX_IDS)
+    approvers: Annotated[list[UserName], *bounds.max_items(limits.MAX_IDS)] = Field(min_length=1)
     quorum: Literal["any", "all"] = "any"
     escalate_to: UserName | None = None
 

@@ -8,7 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated
 
 import iso4217
-from pydantic import AfterValidator
+
+from domain.bounds import edge
 
 
 def minor_unit(code: str) -> int:
@@ -34,10 +35,9 @@ def check_minor_unit(amount: Decimal, code: str) -> None:
         raise ValueError(f"{code} amounts have at most {decimals} decimals")
 
 
-def _currency(code: str) -> str:
+def _currency(code: str) -> None:
     minor_unit(code)
-    return code
 
 
-CurrencyCode = Annotated[str, AfterValidator(_currency)]
+CurrencyCode = Annotated[str, edge(_currency)]
 """An ISO 4217 code with a minor unit, upper case (EUR, JPY, BHD)."""

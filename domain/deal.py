@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
-    AwareDatetime,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -17,8 +17,9 @@ from pydantic import (
     model_validator,
 )
 
-from domain import examples, limits
+from domain import bounds, examples, limits
 from domain.approval import ApprovalStep
+from domain.bounds import at_edge, edge
 from domain.common import (
     Amount,
     Code,
@@ -69,7 +70,9 @@ class Audience(Model):
 class Needs(Model):
     """Needs analysis: why the licensor does the deal and for whom."""
 
-    objectives: list[Objective] = Field(min_length=1, max_length=limits.MAX_ITEMS)
+    objectives: Annotated[list[Objective], *bounds.max_items(limits.MAX_ITEMS)] = Field(
+        min_length=1
+    )
     audience: Audience
 
 
@@ -90,20 +93,24 @@ class Plan(Model):
     """Planning: licensed scope, promotion and KPIs. Versioned by the workflow on amendment."""
 
     scope: LicensedScope
-    promotion: list[Promotion] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
-    kpis: list[Kpi] = Field(min_length=1, max_length=limits.MAX_ITEMS)
+    promotion: Annotated[list[Promotion], *bounds.max_items(limits.MAX_ITEMS)] = Field(
+        default_factory=list
+    )
+    kpis: Annotated[list[Kpi], *bounds.max_items(limits.MAX_ITEMS)] = Field(min_length=1)
 
 
 class RoyaltyTier(Model):
     """Marginal band: `rate` applies to contract-year-to-date net sales up to `up_to`."""
 
     up_to: Amount | None = None
-    rate: Decimal = Field(gt=0, lt=1, decimal_places=limits.MAX_RATE_DECIMALS)
+    rate: Annotated[Decimal, *bounds.number(decimals=limits.MAX_RATE_DECIMALS)] = Field(gt=0, lt=1)
 
 
 class Terms(Model):
     currency: CurrencyCode = "EUR"
-    royalty_tiers: list[RoyaltyTier] = Field(min_length=1, max_length=limits.MAX_ITEMS)
+    royalty_tiers: Annotated[list[RoyaltyTier], *bounds.max_items(limits.MAX_ITEMS)] = Field(
+        min_length=1
+    )
     advance: Money = Decimal(0)
     minimum_guarantee_per_year: Money = Decimal(0)
 
@@ -122,34 +129,49 @@ class Terms(Model):
     @classmethod
     def _in_minor_units(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
         currency = info.data.get("currency")
-        if currency is not None:
+        if currency is not None and at_edge(info):
             check_minor_unit(amount, currency)
         return amount
 
     @property
     def minor_unit(self) -> int:
-        """Decimals of the deal currency (statement amounts are rounded to them)."""
-        return minor_unit(self.currency)
+        """Decimals of the deal currency (statement amounts are rounded to them); cents for a
+        currency an earlier release accepted without checking it."""
+        try:
+            return minor_unit(self.currency)
+        except ValueError:
+            return 2
+
+
+def _aware(moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("give a time zone offset (for example 2027-01-01T00:00:00Z)")
 
 
 class Schedule(Model):
     """Cadences. `period` P1M is a calendar month; PT2S works for demos."""
 
     period: IsoDuration = "P1M"
-    periods_per_review: int = Field(default=3, ge=1, le=limits.MAX_TERM_PERIODS)
-    periods_per_year: int = Field(default=12, ge=1, le=limits.MAX_PERIODS_PER_YEAR)
-    term_periods: int = Field(default=36, ge=1, le=limits.MAX_TERM_PERIODS)
+    periods_per_review: Annotated[int, *bounds.number(maximum=limits.MAX_TERM_PERIODS)] = Field(
+        default=3, ge=1
+    )
+    periods_per_year: Annotated[int, *bounds.number(maximum=limits.MAX_PERIODS_PER_YEAR)] = Field(
+        default=12, ge=1
+    )
+    term_periods: Annotated[int, *bounds.number(maximum=limits.MAX_TERM_PERIODS)] = Field(
+        default=36, ge=1
+    )
     report_grace: IsoDuration = "P15D"
     decision_sla: IsoDuration = "P5D"
-    start: AwareDatetime | None = None
+    start: Annotated[datetime, edge(_aware)] | None = None
     """When the first period starts (with a time zone offset); none: at signature."""
 
     @model_validator(mode="after")
-    def _whole_years(self) -> Schedule:
+    def _whole_years(self, info: ValidationInfo) -> Schedule:
         if self.term_periods % self.periods_per_year:
             raise ValueError("term_periods must be a whole number of contract years")
         term = parse_duration(self.period).approx() * self.term_periods
-        if term > limits.MAX_TERM:
+        if term > limits.MAX_TERM and at_edge(info):
             raise ValueError("period x term_periods may cover at most 100 years")
         return self
 
@@ -166,9 +188,13 @@ class DealRequest(Model):
     plan: Plan
     terms: Terms
     schedule: Schedule = Field(default_factory=Schedule)
-    partners: list[Identifier] = Field(min_length=1, max_length=limits.MAX_IDS)
-    plan_approvers: list[UserName] = Field(min_length=1, max_length=limits.MAX_IDS)
-    partner_approval_chain: list[ApprovalStep] = Field(min_length=1, max_length=limits.MAX_IDS)
+    partners: Annotated[list[Identifier], *bounds.max_items(limits.MAX_IDS)] = Field(min_length=1)
+    plan_approvers: Annotated[list[UserName], *bounds.max_items(limits.MAX_IDS)] = Field(
+        min_length=1
+    )
+    partner_approval_chain: Annotated[list[ApprovalStep], *bounds.max_items(limits.MAX_IDS)] = (
+        Field(min_length=1)
+    )
     licensor_signatory: UserName
     owner: UserName | None = None
     """Process owner; the API fills it from the caller's token."""

@@ -20,11 +20,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from domain import limits
+from domain import bounds, limits
 from domain.common import Code, Identifier, Model, Text, UserName
 from domain.deal import Needs, Plan
 from domain.sales import SalesReport
@@ -57,9 +57,13 @@ class TaskDecisionInput(Model):
     decision: Code
     comment: Text | None = None
     plan: Plan | None = None
-    renew_periods: int | None = Field(default=None, ge=1, le=limits.MAX_TERM_PERIODS)
+    renew_periods: Annotated[int, *bounds.number(maximum=limits.MAX_TERM_PERIODS)] | None = Field(
+        default=None, ge=1
+    )
     needs: Needs | None = None
-    partners: list[Identifier] | None = Field(default=None, min_length=1, max_length=limits.MAX_IDS)
+    partners: Annotated[list[Identifier], *bounds.max_items(limits.MAX_IDS)] | None = Field(
+        default=None, min_length=1
+    )
 
 
 class SubmitNeedsInput(Model):
@@ -81,7 +85,7 @@ class AddPartnersInput(Model):
     """Update `add_partners` (kept for running deals; the API uses `decide`)."""
 
     submitted_by: UserName
-    partners: list[Identifier] = Field(min_length=1, max_length=limits.MAX_IDS)
+    partners: Annotated[list[Identifier], *bounds.max_items(limits.MAX_IDS)] = Field(min_length=1)
 
 
 class SignatureEvent(Model):
@@ -101,7 +105,9 @@ class SalesReportReceived(Model):
 
     report_id: str
     version: int = 1
-    period: int | None = Field(default=None, ge=1, le=limits.MAX_TERM_PERIODS)
+    period: Annotated[int, *bounds.number(maximum=limits.MAX_TERM_PERIODS)] | None = Field(
+        default=None, ge=1
+    )
     lines: int = 0
     net_sales: Decimal = Decimal(0)
     report: SalesReport | None = None

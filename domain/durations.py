@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, ValidationInfo
 
 from domain import limits
+from domain.bounds import at_edge
 
 _PATTERN = re.compile(
     r"^P(?!$)(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<weeks>\d+)W)?(?:(?P<days>\d+)D)?"
@@ -53,11 +54,18 @@ def parse_duration(text: str) -> Duration:
         length = duration.approx()
     except OverflowError:
         raise ValueError(f"duration is too long: {text!r} (at most P100Y)") from None
+    if length <= timedelta(0):
+        raise ValueError(f"duration must be positive: {text!r}")
+    return duration
+
+
+def check_bounds(text: str) -> None:
+    """The edge bounds of an input duration: PT1S to P100Y."""
+    length = parse_duration(text).approx()
     if length < limits.MIN_DURATION:
         raise ValueError(f"duration must be at least PT1S: {text!r}")
     if length > limits.MAX_DURATION:
         raise ValueError(f"duration is too long: {text!r} (at most P100Y)")
-    return duration
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -70,8 +78,11 @@ def add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def _validate(text: str) -> str:
-    parse_duration(text)
+def _validate(text: str, info: ValidationInfo) -> str:
+    if at_edge(info):
+        check_bounds(text)
+    else:
+        parse_duration(text)
     return text.strip().upper()
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import ConfigDict, EmailStr, Field
 
-from domain import examples, limits
+from domain import bounds, examples, limits
 from domain.common import Code, Identifier, Model, Money, Name, PartnerScope, UserName
 
 
@@ -21,7 +23,7 @@ class Risk(Model):
     """Risk facts: insurance coverage (in deal currency) and open risk flags."""
 
     insurance_coverage: Money
-    flags: list[Code] = Field(default_factory=list, max_length=limits.MAX_ITEMS)
+    flags: Annotated[list[Code], *bounds.max_items(limits.MAX_ITEMS)] = Field(default_factory=list)
 
 
 class PartnerProfile(Model):

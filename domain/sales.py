@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
 
-from domain import examples, limits
+from domain import bounds, examples, limits
 from domain.common import Code, Model, Money, Text
 
 
@@ -15,7 +16,7 @@ class SalesLine(Model):
     category: Code
     territory: Code
     channel: Code
-    units: int = Field(ge=0, le=limits.MAX_UNITS)
+    units: Annotated[int, *bounds.number(maximum=limits.MAX_UNITS)] = Field(ge=0)
     gross_sales: Money
     deductions: Money = Decimal(0)
 
@@ -35,8 +36,10 @@ class SalesReport(Model):
 
     model_config = ConfigDict(json_schema_extra={"examples": [examples.SALES_REPORT]})
 
-    period: int = Field(ge=1, le=limits.MAX_TERM_PERIODS)
-    lines: list[SalesLine] = Field(default_factory=list, max_length=limits.MAX_REPORT_LINES)
+    period: Annotated[int, *bounds.number(maximum=limits.MAX_TERM_PERIODS)] = Field(ge=1)
+    lines: Annotated[list[SalesLine], *bounds.max_items(limits.MAX_REPORT_LINES)] = Field(
+        default_factory=list
+    )
     correction: bool = False
     reason: Text | None = None
 

@@ -15,11 +15,11 @@ import pytest
 import pytest_asyncio
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from licenseflow.config import Settings
+from licenseflow.converter import data_converter
 from store.migrate import apply_migrations
 from store.pool import create_pool
 from workflows import search_attributes
@@ -128,7 +128,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """Time-skipping test server: timers of months and years pass in seconds."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
     )
     await register_search_attributes(env.client)
     yield env
@@ -140,7 +140,7 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
     """Temporal dev server (real Updates, visibility, search attributes), in memory."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         search_attributes=search_attributes.ALL,
         ip="127.0.0.1",
         ui=False,

@@ -14,11 +14,11 @@ from temporalio.client import (
     WorkflowHistory,
     WorkflowUpdateFailedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 from temporalio.worker import Replayer
 
+from licenseflow.converter import data_converter
 from workers.main import sandbox_runner
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -65,7 +65,7 @@ def replayer(*workflows: type[Any]) -> Replayer:
     """A replayer with the worker's converter and sandbox."""
     return Replayer(
         workflows=list(workflows),
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         workflow_runner=sandbox_runner(),
     )
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from workflow_helpers import HISTORIES, replayer
 
 from domain.approval import PartnerApprovalInput
 from domain.ids import partner_approval_id
+from licenseflow.converter import data_converter
 from workflows.partner_approval import PartnerApprovalWorkflow
 
 RECORDED = sorted(HISTORIES.glob("partner_approval_*.json"))
@@ -33,7 +33,7 @@ def load(path: Path) -> WorkflowHistory:
     """The history under its original workflow id (task ids embed it, so replay needs it)."""
     events = WorkflowHistory.from_json("unknown", path.read_text()).events
     started = events[0].workflow_execution_started_event_attributes
-    [params] = pydantic_data_converter.payload_converter.from_payloads(
+    [params] = data_converter.payload_converter.from_payloads(
         started.input.payloads, [PartnerApprovalInput]
     )
     workflow_id = partner_approval_id(params.deal_id, params.partner.partner_id)

@@ -27,12 +27,12 @@ from deal_helpers import (
     submit_report,
     wait_state,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from domain.deal import RoyaltyTier, Terms
 from domain.deal_messages import SalesReportReceived, SignatureEvent, TerminateInput
 from domain.deal_state import DealState, KpiStatus, Stage
+from licenseflow.converter import data_converter
 from store import notifications, sales, statements
 from workers.reconcile import ReportReconciler
 from workflows.licensing_deal import LicensingDealWorkflow
@@ -133,9 +133,7 @@ async def test_worker_reconciler_signals_a_report_whose_signal_was_lost(
         if e.workflow_execution_signaled_event_attributes.signal_name == "sales_report_received"
     ]
     [payload] = [p for attrs in signalled for p in attrs.input.payloads]
-    [received] = pydantic_data_converter.payload_converter.from_payloads(
-        [payload], [SalesReportReceived]
-    )
+    [received] = data_converter.payload_converter.from_payloads([payload], [SalesReportReceived])
     assert received.report is None and (received.period, received.lines) == (1, 3)
     assert received.net_sales == Decimal("900000")
     assert len(payload.data) < 300, "the signal carries ids and totals, not lines"

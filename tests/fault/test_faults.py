@@ -21,8 +21,8 @@ import httpx
 import pytest
 from stack import Stack
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
 
+from licenseflow.converter import data_converter
 from store import audit, statements
 from store.migrate import apply_migrations
 from store.pool import create_pool
@@ -287,7 +287,7 @@ async def inject_faults(stack: Stack, started: float, faults: list[str]) -> None
 
 
 async def temporal(stack: Stack) -> Client:
-    return await Client.connect(stack.temporal_address, data_converter=pydantic_data_converter)
+    return await Client.connect(stack.temporal_address, data_converter=data_converter)
 
 
 async def all_done(client: Client) -> bool:

@@ -1,0 +1,59 @@
+"""The data converter of every Temporal client and worker here: pydantic JSON, decoding with
+the `RECORDED` validation context, so values read back from a workflow's history are not
+re-checked against today's edge bounds (`domain.bounds`): a deal started by an earlier
+release keeps decoding after the bounds get stricter. Inputs are checked where they enter:
+API bodies and update validators.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import temporalio.api.common.v1
+from pydantic import TypeAdapter
+from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
+from temporalio.converter import (
+    CompositePayloadConverter,
+    DataConverter,
+    DefaultPayloadConverter,
+    JSONPlainPayloadConverter,
+)
+
+from domain.bounds import RECORDED
+
+
+@lru_cache(maxsize=1024)
+def _adapter(type_hint: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(type_hint)
+
+
+class RecordedJSONConverter(PydanticJSONPlainPayloadConverter):
+    """Pydantic JSON; decodes with the `RECORDED` validation context."""
+
+    def from_payload(
+        self, payload: temporalio.api.common.v1.Payload, type_hint: type | None = None
+    ) -> Any:
+        hint = type_hint if type_hint is not None else Any
+        try:
+            adapter = _adapter(hint)
+        except TypeError:  # an unhashable hint: no cache
+            adapter = TypeAdapter(hint)
+        return adapter.validate_json(payload.data, context=RECORDED)
+
+
+class RecordedPayloadConverter(CompositePayloadConverter):
+    """The default converters with JSON replaced by `RecordedJSONConverter`."""
+
+    def __init__(self) -> None:
+        json_converter = RecordedJSONConverter()
+        super().__init__(
+            *(
+                json_converter if isinstance(c, JSONPlainPayloadConverter) else c
+                for c in DefaultPayloadConverter.default_encoding_payload_converters
+            )
+        )
+
+
+data_converter = DataConverter(payload_converter_class=RecordedPayloadConverter)
+"""Pass as `data_converter` to every Client, Worker, Replayer and test environment."""
