@@ -40,6 +40,7 @@ from workflows.deal.periods import Periods
 from workflows.deal.planning import Planning
 from workflows.deal.run import DealRun
 from workflows.deal.stops import Cancelled, Terminated
+from workflows.refusals import check_at_edge
 
 __all__ = ["LicensingDealWorkflow"]
 
@@ -112,6 +113,7 @@ class LicensingDealWorkflow:
 
     @decide.validator
     def _validate_decide(self, inp: TaskDecisionInput) -> None:
+        check_at_edge(inp)
         self._decisions.check(inp)
 
     @workflow.signal
@@ -127,6 +129,7 @@ class LicensingDealWorkflow:
 
     @terminate.validator
     def _validate_terminate(self, inp: TerminateInput) -> None:
+        check_at_edge(inp)
         self._decisions.check_terminate(inp)
 
     @workflow.signal
@@ -180,6 +183,7 @@ class LicensingDealWorkflow:
 
     @decide_task.validator
     def _validate_decide_task(self, inp: TaskDecisionInput) -> None:
+        check_at_edge(inp)
         self._decisions.check(inp, kinds=DECIDED_BY_DECIDE_TASK)
 
     @workflow.signal
@@ -195,6 +199,7 @@ class LicensingDealWorkflow:
 
     @submit_needs.validator
     def _validate_submit_needs(self, inp: SubmitNeedsInput) -> None:
+        check_at_edge(inp)
         self._decisions.check_needs(inp)
 
     @workflow.update
@@ -205,6 +210,7 @@ class LicensingDealWorkflow:
 
     @revise_plan.validator
     def _validate_revise_plan(self, inp: RevisePlanInput) -> None:
+        check_at_edge(inp)
         self._decisions.check_revision(inp.submitted_by)
 
     @workflow.update
@@ -215,4 +221,5 @@ class LicensingDealWorkflow:
 
     @add_partners.validator
     def _validate_add_partners(self, inp: AddPartnersInput) -> None:
+        check_at_edge(inp)
         self._decisions.check_partners(inp.submitted_by)

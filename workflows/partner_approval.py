@@ -51,7 +51,7 @@ from workflows.activity_options import (
 )
 from workflows.human_tasks import TaskBoard, wait_with_sla
 from workflows.patches import RESUBMIT_BY_DECIDE_SIGNAL
-from workflows.refusals import refusal_error, refuse
+from workflows.refusals import check_at_edge, refusal_error, refuse
 from workflows.search_attributes import DEAL_HEALTH, LICENSING_PARTNER, PENDING_APPROVERS
 
 ArgT = TypeVar("ArgT")
@@ -150,6 +150,7 @@ class PartnerApprovalWorkflow:
 
     @decide.validator
     def _validate_decide(self, decision: DecideInput) -> None:
+        check_at_edge(decision)
         refusal = self._refusal(decision)
         if refusal is not None:
             raise refusal_error(refusal)
@@ -187,6 +188,7 @@ class PartnerApprovalWorkflow:
 
     @resubmit.validator
     def _validate_resubmit(self, resubmit: ResubmitInput) -> None:
+        check_at_edge(resubmit)
         refusal = self._resubmit_refusal(resubmit)
         if refusal is not None:
             raise refusal_error(refusal)

@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from workflow_helpers import refusal, refused_field
 
 from domain import errors
+from domain.bounds import RECORDED
 from domain.deal import Audience, Needs, Objective
 from domain.deal_messages import SubmitNeedsInput, TaskDecisionInput, TerminateInput
 from domain.deal_state import Stage
@@ -164,6 +165,27 @@ async def test_signature_tasks_are_not_decided_by_the_workflow(
         errors.INVALID,
         "decision",
     )
+    await latest(client, deal_id).execute_update(
+        LicensingDealWorkflow.terminate, TerminateInput(requested_by=OWNER, reason="test over")
+    )
+
+
+async def test_updates_sent_past_the_api_meet_the_same_bounds(
+    dev_worker: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Update arguments decode leniently (as history does); the validator re-checks them."""
+    client = dev_worker.client
+    deal_id = (await needs_open(client, task_queue)).deal_id
+    refused_bell = await refusal(
+        latest(client, deal_id).execute_update(
+            LicensingDealWorkflow.terminate,
+            # built as another SDK client could send it (no edge check on this side)
+            TerminateInput.model_validate(
+                {"requested_by": OWNER, "reason": "ring \u0007 the bell"}, context=RECORDED
+            ),
+        )
+    )
+    assert (refused_bell.type, refused_field(refused_bell)) == (errors.INVALID, "reason")
     await latest(client, deal_id).execute_update(
         LicensingDealWorkflow.terminate, TerminateInput(requested_by=OWNER, reason="test over")
     )
