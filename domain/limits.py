@@ -14,7 +14,8 @@ MAX_AMOUNT = Decimal("10000000000")
 and no finer than the currency's minor unit."""
 MAX_UNITS = 1_000_000_000
 MAX_REPORT_LINES = 5_000
-"""Lines in one sales report: a year of capped reports stays below 10^16 (numeric(18,2))."""
+"""Lines in one sales report. A statement above the table's bound (10^16) would fail for
+good: the deal parks on an incident for ops instead of billing a wrong figure."""
 MAX_PERIODS_PER_YEAR = 366
 MAX_TERM_PERIODS = 1_200
 MAX_RATE_DECIMALS = 6
@@ -27,8 +28,9 @@ MAX_CODE = 64
 
 MAX_IDS = 50
 """Partners, approvers, approver-chain steps and other lists of ids."""
-MAX_ITEMS = 100
-"""Scope codes, segments, regions, objectives, KPIs, promotions, tiers."""
+MAX_ITEMS = 300
+"""Scope codes (a worldwide licence lists every ISO 3166 territory, about 250), segments,
+regions, objectives, KPIs, promotions, tiers."""
 
 MIN_DURATION = timedelta(seconds=1)
 MAX_DURATION = timedelta(days=36_000)
