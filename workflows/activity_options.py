@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities
@@ -35,6 +35,7 @@ __all__ = [
     "DealActivities",
     "SigningActivities",
     "call",
+    "call_or_park",
     "failure_text",
 ]
 
@@ -68,6 +69,23 @@ def failure_text(error: ActivityError) -> str:
     if isinstance(cause, ApplicationError):
         return f"{cause.type or 'Error'}: {cause.message}"
     return str(cause or error)
+
+
+async def call_or_park(
+    method: Callable[[Any, ArgT], Awaitable[ResultT]],
+    arg: ArgT,
+    options: ActivityOptions,
+    park: Callable[[str, ActivityError], Awaitable[None]],
+) -> ResultT:
+    """The activity's result; a final failure awaits `park` (ops decide) and runs it again.
+    A cancellation (the workflow is being cancelled) is not parked."""
+    while True:
+        try:
+            return await call(method, arg, options)
+        except ActivityError as error:
+            if isinstance(error.cause, CancelledError):
+                raise
+            await park(getattr(method, "__name__", "activity"), error)
 
 
 async def call(

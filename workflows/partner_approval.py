@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError
 
 from domain import errors
 from domain.activity_io import AuditEntry, Notification, RespondersQuery
@@ -47,6 +47,7 @@ from workflows.activity_options import (
     ApprovalActivities,
     CommonActivities,
     call,
+    call_or_park,
     failure_text,
 )
 from workflows.human_tasks import TaskBoard, wait_with_sla
@@ -523,13 +524,7 @@ class PartnerApprovalWorkflow:
         options: ActivityOptions,
     ) -> ResultT:
         """The activity's result; a final failure parks the approval until ops retry."""
-        while True:
-            try:
-                return await call(method, arg, options)
-            except ActivityError as error:
-                if isinstance(error.cause, CancelledError):
-                    raise  # the approval is being cancelled: nothing for ops to retry
-                await self._park(getattr(method, "__name__", "activity"), error)
+        return await call_or_park(method, arg, options, self._park)
 
     async def _park(self, what: str, error: ActivityError) -> None:
         """Same policy as the deal (`workflows.deal.incidents`): blocked, an incident task for

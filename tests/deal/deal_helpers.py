@@ -49,6 +49,7 @@ from domain.sales import SalesLine, SalesReport
 from licenseflow.config import Settings
 from store import partners, sales
 from workers.main import build_worker
+from workers.registry import activity_functions
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
 
@@ -388,3 +389,9 @@ async def needs_open(client: Client, task_queue: str) -> DealRequest:
     await start_deal(client, request, task_queue)
     await wait_state(client, request.deal_id, lambda s: open_task(s, "needs"), what="needs task")
     return request
+
+
+def activities_with(pool: asyncpg.Pool, settings: Settings, *stand_ins: Any) -> list[Any]:
+    """The worker's activities, each stand-in replacing the activity of its name."""
+    by_name = {getattr(f, "__name__", ""): f for f in stand_ins}
+    return [by_name.get(getattr(f, "__name__", ""), f) for f in activity_functions(pool, settings)]

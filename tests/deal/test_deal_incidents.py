@@ -9,6 +9,7 @@ from decimal import Decimal
 import asyncpg
 from deal_helpers import (
     OWNER,
+    activities_with,
     deal_request,
     decide_signal,
     latest,
@@ -33,7 +34,6 @@ from domain.deal_state import Stage
 from licenseflow.config import Settings
 from store import statements
 from workers.main import build_worker
-from workers.registry import activity_functions
 from workflows.licensing_deal import LicensingDealWorkflow
 
 
@@ -78,10 +78,7 @@ async def test_a_data_error_parks_the_deal_and_retry_resumes_it(
     cleanup: None,
 ) -> None:
     env, broken = time_env, [True]
-    activities = [
-        failing_check(pool, broken) if getattr(f, "__name__", "") == "check_sales" else f
-        for f in activity_functions(pool, settings)
-    ]
+    activities = activities_with(pool, settings, failing_check(pool, broken))
     async with build_worker(
         env.client, pool, settings, task_queue=task_queue, activities=activities
     ):
@@ -117,10 +114,7 @@ async def test_terminate_on_an_incident_ends_the_deal_with_its_final_statement(
     cleanup: None,
 ) -> None:
     env, broken = time_env, [True]
-    activities = [
-        failing_check(pool, broken) if getattr(f, "__name__", "") == "check_sales" else f
-        for f in activity_functions(pool, settings)
-    ]
+    activities = activities_with(pool, settings, failing_check(pool, broken))
     async with build_worker(
         env.client, pool, settings, task_queue=task_queue, activities=activities
     ):
@@ -161,10 +155,7 @@ async def test_a_two_hour_outage_delays_the_deal_and_it_completes_correctly(
         served.append(activity.info().attempt)
         return await real.check_sales(inp)
 
-    activities = [
-        check_sales if getattr(f, "__name__", "") == "check_sales" else f
-        for f in activity_functions(pool, settings)
-    ]
+    activities = activities_with(pool, settings, check_sales)
     request = deal_request(schedule=schedule(term_periods=4))
     deal_id = request.deal_id
     async with build_worker(
@@ -224,10 +215,7 @@ async def test_an_incident_during_the_termination_can_still_be_retried(
             raise ApplicationError("numeric field overflow", type="DataError", non_retryable=True)
         return await real.issue_statement(inp)
 
-    activities = [
-        issue_statement if getattr(f, "__name__", "") == "issue_statement" else f
-        for f in activity_functions(pool, settings)
-    ]
+    activities = activities_with(pool, settings, issue_statement)
     async with build_worker(
         env.client, pool, settings, task_queue=task_queue, activities=activities
     ):

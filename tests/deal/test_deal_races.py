@@ -10,6 +10,7 @@ import asyncpg
 from deal_helpers import (
     OWNER,
     PLAN_APPROVERS,
+    activities_with,
     deal_request,
     deal_worker,
     decide_signal,
@@ -36,7 +37,6 @@ from domain.ids import deal_workflow_id
 from licenseflow.config import Settings
 from store import statements
 from workers.main import build_worker
-from workers.registry import activity_functions
 
 
 async def timer_events(client: Client, workflow_id: str, kind: EventType.ValueType, n: int) -> None:
@@ -141,10 +141,7 @@ async def test_correction_arriving_while_its_period_is_being_checked_is_rechecke
             await submit_report(pool, env.client, deal_id, 1, [line("350000")], version=2)
         return result
 
-    activities = [
-        check_sales if getattr(f, "__name__", "") == "check_sales" else f
-        for f in activity_functions(pool, settings)
-    ]
+    activities = activities_with(pool, settings, check_sales)
     async with build_worker(
         env.client, pool, settings, task_queue=task_queue, activities=activities
     ):
@@ -193,10 +190,7 @@ async def test_report_signalled_while_the_due_date_check_runs_is_invoiced_not_mi
         )
         return SalesCheckResult(period=1, report_exists=False)
 
-    activities = [
-        check_sales if getattr(f, "__name__", "") == "check_sales" else f
-        for f in activity_functions(pool, settings)
-    ]
+    activities = activities_with(pool, settings, check_sales)
     async with build_worker(
         env.client, pool, settings, task_queue=task_queue, activities=activities
     ):

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, CancelledError
+from temporalio.exceptions import ActivityError
 
 from domain.activity_io import AuditEntry, Notification
 from domain.deal_activity_io import (
@@ -35,6 +35,7 @@ from workflows.activity_options import (
     DealActivities,
     SigningActivities,
     call,
+    call_or_park,
 )
 
 if TYPE_CHECKING:
@@ -57,13 +58,7 @@ class DealCalls:
         options: ActivityOptions,
     ) -> ResultT:
         """The activity's result; a final failure parks the deal until ops retry."""
-        while True:
-            try:
-                return await call(method, arg, options)
-            except ActivityError as error:
-                if isinstance(error.cause, CancelledError):
-                    raise  # the workflow is being cancelled: nothing for ops to retry
-                await self._run.incidents.park(getattr(method, "__name__", "activity"), error)
+        return await call_or_park(method, arg, options, self._run.incidents.park)
 
     async def sync(self) -> None:
         """Move the read model; the first call also creates it with its `deal.create` row."""
