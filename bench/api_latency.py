@@ -213,12 +213,17 @@ async def stack() -> AsyncIterator[tuple[Client, str, str]]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-async def run(iterations: int, warmup: int) -> int:
+@contextlib.asynccontextmanager
+async def api_stack(
+    grants: list[tuple[str, str, list[str], str | None]],
+) -> AsyncIterator[tuple[Client, httpx.AsyncClient, dict[str, str]]]:
+    """`stack()` plus a token per grant (key, user, roles, partner), and the worker and API
+    processes; yields the Temporal client, an HTTP client on the ready API and the tokens."""
     async with stack() as (client, address, dsn):
         pool = await create_pool(dsn, min_size=1, max_size=2)
         tokens = {
-            role: await create_token(pool, user, [role])
-            for role, user in (("owner", OWNER), ("approver", APPROVER), ("admin", "ada"))
+            key: await create_token(pool, user, roles, partner)
+            for key, user, roles, partner in grants
         }
         await pool.close()
         port = free_port()
@@ -237,7 +242,17 @@ async def run(iterations: int, warmup: int) -> int:
                     return (await http.get("/readyz")).status_code == 200
 
                 await wait_for(ready, "API")
-                await measure(client, http, tokens, iterations, warmup)
+                yield client, http, tokens
+
+
+async def run(iterations: int, warmup: int) -> int:
+    grants = [
+        ("owner", OWNER, ["owner"], None),
+        ("approver", APPROVER, ["approver"], None),
+        ("admin", "ada", ["admin"], None),
+    ]
+    async with api_stack(grants) as (client, http, tokens):
+        await measure(client, http, tokens, iterations, warmup)
     return 0
 
 

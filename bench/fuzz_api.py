@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,13 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import httpx
-from api_latency import TASK_QUEUE, free_port, processes, stack, wait_for
+from api_latency import TASK_QUEUE, api_stack
 from temporalio.client import Client, WorkflowExecutionStatus
 
 from domain import examples
-from store.pool import create_pool
-from store.tokens import create_token
 
 PRINCIPALS = [
     ("ada", ["admin"], None),
@@ -94,46 +90,24 @@ async def deal_health(client: Client) -> tuple[int, list[str]]:
 
 
 async def run(examples_per_operation: int) -> int:
-    async with stack() as (client, address, dsn):
-        pool = await create_pool(dsn, min_size=1, max_size=2)
-        tokens = {
-            user: await create_token(pool, user, roles, partner)
-            for user, roles, partner in PRINCIPALS
-        }
-        await pool.close()
-        port = free_port()
-        env = {
-            **os.environ,
-            "TEMPORAL_ADDRESS": address,
-            "DATABASE_URL": dsn,
-            "LICENSEFLOW_TASK_QUEUE": TASK_QUEUE,
-            "LICENSEFLOW_LOG_LEVEL": "WARNING",
-        }
-        with processes(env, port):
-            base_url = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-
-                async def ready() -> bool:
-                    return (await http.get("/readyz")).status_code == 200
-
-                await wait_for(ready, "API")
-                admin = {"Authorization": f"Bearer {tokens['ada']}"}
-                await http.post("/v1/partners", json=examples.PARTNER, headers=admin)
-            failed = 0
-            for user in tokens:
-                code, summary = await asyncio.to_thread(
-                    schemathesis, base_url, tokens[user], examples_per_operation
-                )
-                failed += code != 0
-                print(f"schemathesis as {user}: exit {code}; {summary}")
-            await asyncio.sleep(5)  # let the worker take what was accepted
-            count, problems = await deal_health(client)
-        print(
-            f"workflows started by the fuzzer: {count}; failed, blocked or stuck: {len(problems)}"
-        )
-        for problem in problems:
-            print(f"  {problem}")
-        return 1 if failed or problems else 0
+    grants = [(user, user, roles, partner) for user, roles, partner in PRINCIPALS]
+    async with api_stack(grants) as (client, http, tokens):
+        base_url = str(http.base_url).rstrip("/")
+        admin = {"Authorization": f"Bearer {tokens['ada']}"}
+        await http.post("/v1/partners", json=examples.PARTNER, headers=admin)
+        failed = 0
+        for user in tokens:
+            code, summary = await asyncio.to_thread(
+                schemathesis, base_url, tokens[user], examples_per_operation
+            )
+            failed += code != 0
+            print(f"schemathesis as {user}: exit {code}; {summary}")
+        await asyncio.sleep(5)  # let the worker take what was accepted
+        count, problems = await deal_health(client)
+    print(f"workflows started: {count}; failed, blocked or stuck: {len(problems)}")
+    for problem in problems:
+        print(f"  {problem}")
+    return 1 if failed or problems else 0
 
 
 def main() -> int:
