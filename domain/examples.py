@@ -24,7 +24,12 @@ DEAL: dict[str, Any] = {
         "audience": {"segments": ["18-34"], "regions": ["DE", "FR"]},
     },
     "plan": {
-        "scope": {"categories": ["apparel"], "territories": ["DE", "FR"], "channels": ["online"]},
+        "scope": {
+            "categories": ["apparel"],
+            "territories": ["DE", "FR"],
+            "channels": ["online"],
+            "exclusive": False,
+        },
         "promotion": [{"channel": "social", "budget": 20000}],
         "kpis": [{"metric": "net_sales", "target_per_period": 50000, "at_risk_below": 0.75}],
     },
@@ -44,7 +49,10 @@ DEAL: dict[str, Any] = {
     },
     "partners": ["acme"],
     "plan_approvers": ["bob"],
-    "partner_approval_chain": [{"step": "commercial", "approvers": ["carol"]}],
+    "partner_approval_chain": [
+        {"step": "commercial", "approvers": ["carol"]},
+        {"step": "legal", "approvers": ["dave"]},
+    ],
     "licensor_signatory": "alice",
 }
 

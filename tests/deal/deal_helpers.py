@@ -122,10 +122,14 @@ async def seed_partner(pool: asyncpg.Pool, partner_id: str = "acme", **overrides
 
 @asynccontextmanager
 async def deal_worker(
-    client: Client, pool: asyncpg.Pool, settings: Settings, task_queue: str
+    client: Client, pool: asyncpg.Pool, settings: Settings, task_queue: str, *stand_ins: Any
 ) -> AsyncIterator[Worker]:
-    """A worker with the full registry: LicensingDeal, the real PartnerApproval, all activities."""
-    async with build_worker(client, pool, settings, task_queue=task_queue) as worker:
+    """A worker with the full registry: LicensingDeal, the real PartnerApproval, all
+    activities; each stand-in replaces the activity of its name."""
+    activities = activities_with(pool, settings, *stand_ins)
+    async with build_worker(
+        client, pool, settings, task_queue=task_queue, activities=activities
+    ) as worker:
         yield worker
 
 

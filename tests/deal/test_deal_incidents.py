@@ -9,8 +9,8 @@ from decimal import Decimal
 import asyncpg
 from deal_helpers import (
     OWNER,
-    activities_with,
     deal_request,
+    deal_worker,
     decide_signal,
     latest,
     launch,
@@ -33,7 +33,6 @@ from domain.deal_messages import TerminateInput
 from domain.deal_state import Stage
 from licenseflow.config import Settings
 from store import statements
-from workers.main import build_worker
 from workflows.licensing_deal import LicensingDealWorkflow
 
 
@@ -78,10 +77,7 @@ async def test_a_data_error_parks_the_deal_and_retry_resumes_it(
     cleanup: None,
 ) -> None:
     env, broken = time_env, [True]
-    activities = activities_with(pool, settings, failing_check(pool, broken))
-    async with build_worker(
-        env.client, pool, settings, task_queue=task_queue, activities=activities
-    ):
+    async with deal_worker(env.client, pool, settings, task_queue, failing_check(pool, broken)):
         deal_id, blocked = await _blocked_deal(env, pool, task_queue)
         assert blocked.stage is Stage.MONITORING  # parked, not failed
         assert "check_sales: DataError: NumericValueOutOfRangeError" in (blocked.incident or "")
@@ -114,10 +110,7 @@ async def test_terminate_on_an_incident_ends_the_deal_with_its_final_statement(
     cleanup: None,
 ) -> None:
     env, broken = time_env, [True]
-    activities = activities_with(pool, settings, failing_check(pool, broken))
-    async with build_worker(
-        env.client, pool, settings, task_queue=task_queue, activities=activities
-    ):
+    async with deal_worker(env.client, pool, settings, task_queue, failing_check(pool, broken)):
         deal_id, _ = await _blocked_deal(env, pool, task_queue)
         await decide_signal(
             env.client, deal_id, "incident-1", OWNER, "terminate", comment="licensee gone"
@@ -155,12 +148,9 @@ async def test_a_two_hour_outage_delays_the_deal_and_it_completes_correctly(
         served.append(activity.info().attempt)
         return await real.check_sales(inp)
 
-    activities = activities_with(pool, settings, check_sales)
     request = deal_request(schedule=schedule(term_periods=4))
     deal_id = request.deal_id
-    async with build_worker(
-        env.client, pool, settings, task_queue=task_queue, activities=activities
-    ):
+    async with deal_worker(env.client, pool, settings, task_queue, check_sales):
         await start_deal(env.client, request, task_queue)
         state = await launch(env.client, deal_id)
         state = await wait_state(env.client, deal_id, lambda s: bool(s.periods))
@@ -215,10 +205,7 @@ async def test_an_incident_during_the_termination_can_still_be_retried(
             raise ApplicationError("numeric field overflow", type="DataError", non_retryable=True)
         return await real.issue_statement(inp)
 
-    activities = activities_with(pool, settings, issue_statement)
-    async with build_worker(
-        env.client, pool, settings, task_queue=task_queue, activities=activities
-    ):
+    async with deal_worker(env.client, pool, settings, task_queue, issue_statement):
         request = deal_request(schedule=schedule(term_periods=4))
         await start_deal(env.client, request, task_queue)
         await launch(env.client, request.deal_id)

@@ -10,7 +10,6 @@ import asyncpg
 from deal_helpers import (
     OWNER,
     PLAN_APPROVERS,
-    activities_with,
     deal_request,
     deal_worker,
     decide_signal,
@@ -36,7 +35,6 @@ from domain.deal_activity_io import SalesCheckInput, SalesCheckResult
 from domain.ids import deal_workflow_id
 from licenseflow.config import Settings
 from store import statements
-from workers.main import build_worker
 
 
 async def timer_events(client: Client, workflow_id: str, kind: EventType.ValueType, n: int) -> None:
@@ -141,10 +139,7 @@ async def test_correction_arriving_while_its_period_is_being_checked_is_rechecke
             await submit_report(pool, env.client, deal_id, 1, [line("350000")], version=2)
         return result
 
-    activities = activities_with(pool, settings, check_sales)
-    async with build_worker(
-        env.client, pool, settings, task_queue=task_queue, activities=activities
-    ):
+    async with deal_worker(env.client, pool, settings, task_queue, check_sales):
         await start_deal(env.client, request, task_queue)
         await launch(env.client, deal_id)
         await report_after_period_end(env, pool, deal_id, 1, "300000")
@@ -190,10 +185,7 @@ async def test_report_signalled_while_the_due_date_check_runs_is_invoiced_not_mi
         )
         return SalesCheckResult(period=1, report_exists=False)
 
-    activities = activities_with(pool, settings, check_sales)
-    async with build_worker(
-        env.client, pool, settings, task_queue=task_queue, activities=activities
-    ):
+    async with deal_worker(env.client, pool, settings, task_queue, check_sales):
         await start_deal(env.client, request, task_queue)
         state = await launch(env.client, deal_id)
         first = await wait_state(env.client, deal_id, lambda s: bool(s.periods))

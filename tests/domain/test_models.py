@@ -9,48 +9,11 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from domain import examples
 from domain.deal import DealRequest, Right
 
-SAMPLE: dict[str, Any] = {
-    "deal_id": "moonbear-eu",
-    "title": "Moon Bear apparel EU",
-    "property": {"name": "Moon Bear", "rights": ["brand", "product"]},
-    "needs": {
-        "objectives": [{"kind": "revenue", "target": 600000, "unit": "EUR"}],
-        "audience": {"segments": ["18-34"], "regions": ["DE", "FR"]},
-    },
-    "plan": {
-        "scope": {
-            "categories": ["apparel"],
-            "territories": ["DE", "FR"],
-            "channels": ["online"],
-            "exclusive": False,
-        },
-        "promotion": [{"channel": "social", "budget": 20000}],
-        "kpis": [{"metric": "net_sales", "target_per_period": 50000, "at_risk_below": 0.75}],
-    },
-    "terms": {
-        "currency": "EUR",
-        "royalty_tiers": [{"up_to": 500000, "rate": 0.08}, {"up_to": None, "rate": 0.10}],
-        "advance": 20000,
-        "minimum_guarantee_per_year": 60000,
-    },
-    "schedule": {
-        "period": "P1M",
-        "periods_per_review": 3,
-        "periods_per_year": 12,
-        "term_periods": 36,
-        "report_grace": "P15D",
-        "decision_sla": "P5D",
-    },
-    "partners": ["acme"],
-    "plan_approvers": ["bob"],
-    "partner_approval_chain": [
-        {"step": "commercial", "approvers": ["carol"]},
-        {"step": "legal", "approvers": ["dave"]},
-    ],
-    "licensor_signatory": "alice",
-}
+SAMPLE: dict[str, Any] = examples.DEAL
+"""The OpenAPI example deal request (the README walkthrough body)."""
 
 
 def sample() -> dict[str, Any]:
