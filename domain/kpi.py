@@ -20,7 +20,8 @@ _AT_RISK_OR_WORSE = frozenset({KpiStatus.AT_RISK, KpiStatus.MISSING, KpiStatus.U
 
 
 def kpi_actual(check: SalesCheck, kpi: Kpi) -> Decimal:
-    """The KPI's metric measured on the licensed lines of a checked report."""
+    """The KPI's metric measured on the licensed lines of a checked report (net sales are
+    after returns and may be negative)."""
     if kpi.metric == "units":
         return Decimal(check.units)
     if kpi.metric == "gross_sales":
@@ -29,7 +30,10 @@ def kpi_actual(check: SalesCheck, kpi: Kpi) -> Decimal:
 
 
 def kpi_status(actual: Decimal, kpi: Kpi) -> KpiStatus:
-    """on_track at/above target, at_risk at/above `at_risk_below` * target, else under."""
+    """on_track at/above target, at_risk at/above `at_risk_below` * target, else under.
+
+    Targets are positive, so a negative actual (returns above the period's sales) is
+    simply under."""
     target = kpi.target_per_period
     if actual >= target:
         return KpiStatus.ON_TRACK

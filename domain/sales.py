@@ -8,17 +8,30 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, model_validator
 
 from domain import bounds, examples, limits
-from domain.common import Code, Model, Money, Text
+from domain.common import Code, Country, LowerCode, Model, Money, Text
+
+
+def _no_returns(returns: Decimal) -> bool:
+    return returns == 0
 
 
 class SalesLine(Model):
+    """One line of a report. `category` and `channel` are case-insensitive (lower-cased on
+    input), `territory` is one country's ISO 3166-1 alpha-2 code (upper-cased on input).
+
+    Net sales are gross - deductions - returns: goods returned this period may exceed what
+    was sold in it, so a line (and a whole period) may be net negative."""
+
     sku: Code
-    category: Code
-    territory: Code
-    channel: Code
+    category: LowerCode
+    territory: Country
+    channel: LowerCode
     units: Annotated[int, *bounds.number(maximum=limits.MAX_UNITS)] = Field(ge=0)
     gross_sales: Money
     deductions: Money = Decimal(0)
+    returns: Money = Field(default=Decimal(0), exclude_if=_no_returns)
+    """Goods returned this period (value at sale). Left out of the dump when 0, so a report
+    without returns keeps the stored JSON and the hash it had before returns existed."""
 
     @model_validator(mode="after")
     def _deductions_within_gross(self) -> SalesLine:
@@ -28,7 +41,8 @@ class SalesLine(Model):
 
     @property
     def net_sales(self) -> Decimal:
-        return self.gross_sales - self.deductions
+        """gross_sales - deductions - returns; negative when returns exceed the rest."""
+        return self.gross_sales - self.deductions - self.returns
 
 
 class SalesReport(Model):

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from domain.common import LicensedScope, Model
+from domain.common import LicensedScope, Model, ScopeCover
 from domain.sales import SalesLine
 
 
@@ -16,12 +16,15 @@ class UnlicensedLine(Model):
     territory: str
     channel: str
     net_sales: Decimal
+    """After returns: may be negative."""
     why: str
     """E.g. "territory US not licensed; channel retail not licensed"."""
 
 
 class SalesCheck(Model):
-    """Totals of the licensed lines (the royalty base) and the unlicensed lines found."""
+    """Totals of the licensed lines (the royalty base) and the unlicensed lines found.
+
+    `net_sales` and `unlicensed_net_sales` are net of returns and may be negative."""
 
     net_sales: Decimal = Decimal(0)
     gross_sales: Decimal = Decimal(0)
@@ -32,22 +35,34 @@ class SalesCheck(Model):
 
 def why_unlicensed(line: SalesLine, scope: LicensedScope) -> list[str]:
     """Every dimension of a line that falls outside the scope; empty when licensed."""
+    return _why_unlicensed(line, scope.cover())
+
+
+def _why_unlicensed(line: SalesLine, cover: ScopeCover) -> list[str]:
+    """Compared normalised on both sides (casefolded category and channel, upper-case
+    territory, scope regions expanded): a report or scope stored before the API normalised
+    codes matches the same way as new input, so a difference in spelling is never a breach
+    and a breach is never hidden by one."""
     reasons = []
-    if line.category not in scope.categories:
+    if not cover.has_category(line.category):
         reasons.append(f"category {line.category} not licensed")
-    if line.territory not in scope.territories:
+    if not cover.has_territory(line.territory):
         reasons.append(f"territory {line.territory} not licensed")
-    if line.channel not in scope.channels:
+    if not cover.has_channel(line.channel):
         reasons.append(f"channel {line.channel} not licensed")
     return reasons
 
 
 def check_sales(lines: list[SalesLine], scope: LicensedScope) -> SalesCheck:
-    """Sum licensed net/gross/units and list each unlicensed line with why."""
+    """Sum licensed net/gross/units and list each unlicensed line with why.
+
+    Net sales are after returns, so a line, the licensed `net_sales` and
+    `unlicensed_net_sales` may each be negative (returns above the period's sales)."""
+    cover = scope.cover()
     net, gross, units, unlicensed_net = Decimal(0), Decimal(0), 0, Decimal(0)
     unlicensed: list[UnlicensedLine] = []
     for line in lines:
-        reasons = why_unlicensed(line, scope)
+        reasons = _why_unlicensed(line, cover)
         if reasons:
             unlicensed_net += line.net_sales
             unlicensed.append(

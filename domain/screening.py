@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 from domain.approval import ScreeningResult, ScreeningSettings
-from domain.common import LicensedScope
+from domain.common import LicensedScope, fold_code
 from domain.partner import PartnerProfile
+from domain.territories import wanted
 
 CRITERIA = ("cost", "quality", "efficiency", "complementarity")
 
@@ -20,17 +22,31 @@ def weighted_score(profile: PartnerProfile, settings: ScreeningSettings) -> floa
 
 
 def scope_gaps(profile: PartnerProfile, scope: LicensedScope) -> list[str]:
-    """One reason per deal category, territory or channel the partner does not cover."""
+    """One reason per deal category, territory or channel the partner does not cover.
+
+    Compared normalised on both sides (casefolded categories and channels, upper-case
+    territories with regions expanded to their countries), so profiles and scopes stored
+    before the API normalised codes compare like new ones."""
+    offered = profile.scope.cover()
+    checks: list[tuple[str, list[str], Callable[[str], bool]]] = [
+        ("category", _distinct_folded(scope.categories), offered.has_category),
+        ("territory", wanted(scope.territories), offered.has_territory),
+        ("channel", _distinct_folded(scope.channels), offered.has_channel),
+    ]
     reasons: list[str] = []
-    for label, wanted, offered in (
-        ("category", scope.categories, profile.scope.categories),
-        ("territory", scope.territories, profile.scope.territories),
-        ("channel", scope.channels, profile.scope.channels),
-    ):
-        for item in dict.fromkeys(wanted):
-            if item not in offered:
-                reasons.append(f"{label} {item} not covered by partner scope")
+    for label, items, covers in checks:
+        reasons.extend(
+            f"{label} {item} not covered by partner scope" for item in items if not covers(item)
+        )
     return reasons
+
+
+def _distinct_folded(codes: list[str]) -> list[str]:
+    """`codes` without repeats that differ only in case (the first spelling kept)."""
+    first: dict[str, str] = {}
+    for code in codes:
+        first.setdefault(fold_code(code), code)
+    return list(first.values())
 
 
 def screen_partner(

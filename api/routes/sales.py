@@ -126,7 +126,7 @@ async def _signal(
 def _check_minor_units(body: SalesReport, currency: str) -> None:
     """422 naming the first amount finer than the deal currency's minor unit."""
     for index, line in enumerate(body.lines):
-        for name in ("gross_sales", "deductions"):
+        for name in ("gross_sales", "deductions", "returns"):
             try:
                 check_minor_unit(getattr(line, name), currency)
             except ValueError as exc:

@@ -49,6 +49,16 @@ DEAL_CASES: list[tuple[str, Edit, str]] = [
         set_at("plan.scope.channels.0", "on\u001bline"),
         "body.plan.scope.channels.0",
     ),
+    (
+        "territory that is no ISO 3166 code",
+        set_at("plan.scope.territories.1", "XX"),
+        "body.plan.scope.territories.1",
+    ),
+    (
+        "UK instead of GB",
+        set_at("plan.scope.territories", ["EU", "uk"]),
+        "body.plan.scope.territories.1",
+    ),
     ("title of 201 characters", set_at("title", "x" * 201), "body.title"),
     ("period P9000Y", set_at("schedule.period", "P9000Y"), "body.schedule.period"),
     (
@@ -119,6 +129,14 @@ REPORT_CASES: list[tuple[str, dict[str, Any], str]] = [
         "body.lines.0.gross_sales",
     ),
     ("NUL in the sku", {**REPORT_LINE, "sku": "MB\u0000"}, "body.lines.0.sku"),
+    ("region on a line", {**REPORT_LINE, "territory": "eu"}, "body.lines.0.territory"),
+    ("no ISO 3166 code", {**REPORT_LINE, "territory": "Germany"}, "body.lines.0.territory"),
+    ("negative returns", {**REPORT_LINE, "returns": -1}, "body.lines.0.returns"),
+    (
+        "EUR returns with 3 decimals",
+        {**REPORT_LINE, "returns": "100.005"},
+        "body.lines.0.returns",
+    ),
     ("units above the maximum", {**REPORT_LINE, "units": 10**10}, "body.lines.0.units"),
 ]
 
@@ -133,6 +151,14 @@ async def test_bad_report_figures_are_422_and_nothing_is_stored(
     )
     assert_problem(resp, 422, field=field)
     assert await sales.for_deal(stub_api.pool, deal_id) == [], case
+
+
+async def test_a_partner_scope_with_an_unknown_territory_is_422(stub_api: Api) -> None:
+    admin = await stub_api.auth("ada", "admin")
+    body = partner(stub_api.name("acme"), "acme-ops")
+    body["scope"]["territories"] = ["NORDICS", "ZZ"]
+    resp = await stub_api.http.post("/v1/partners", json=body, headers=admin)
+    assert "ISO 3166-1" in assert_problem(resp, 422, field="body.scope.territories.1")["detail"]
 
 
 async def test_report_lines_are_capped(stub_api: Api) -> None:

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from api_helpers import Api, assert_problem, eventually
 from api_samples import REPORT_LINE, deal, partner
 
+from activities.deal import DealActivities
 from api.routes.sales import report_hash
+from domain.common import LicensedScope
+from domain.deal import Kpi
+from domain.deal_activity_io import SalesCheckInput
 from domain.deal_state import DealState
-from domain.sales import SalesReport
-from store import sales
+from domain.sales import SalesLine, SalesReport
+from store import deals, sales
 
 REPORT: dict[str, Any] = {"period": 1, "lines": [REPORT_LINE]}
+KPI = Kpi(target_per_period=Decimal("40000"))
 
 
 async def _deal(api: Api) -> tuple[str, str]:
@@ -200,3 +206,89 @@ async def test_concurrent_identical_reports_store_one_version(stub_api: Api) -> 
     assert sorted(r.status_code for r in replies) == [200, 200, 200, 201], [r.text for r in replies]
     assert {r.json()["report_id"] for r in replies} == {f"{deal_id}:p1:v1"}
     assert len(await sales.for_deal(stub_api.pool, deal_id)) == 1
+
+
+async def test_returns_above_gross_are_a_negative_line_accepted(stub_api: Api) -> None:
+    """Goods returned this period may exceed what was sold in it: the line is net negative."""
+    deal_id, partner_id = await _deal(stub_api)
+    headers = await stub_api.auth("acme-ops", "partner", partner_id=partner_id)
+    returned = {**REPORT_LINE, "gross_sales": 1000, "deductions": 100, "returns": 4000}
+    resp = await stub_api.http.post(
+        f"/v1/deals/{deal_id}/sales-reports",
+        json={"period": 1, "lines": [returned]},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.text
+    [row] = await sales.for_deal(stub_api.pool, deal_id)
+    stored = SalesLine.model_validate(row["lines"][0])
+    assert (stored.returns, stored.net_sales) == (Decimal("4000"), Decimal("-3100"))
+    assert await eventually(lambda: _received(stub_api, deal_id), lambda r: len(r) == 1) == [
+        "1/1/1"
+    ]
+
+
+async def test_a_lowercase_territory_matches_the_upper_case_scope(stub_api: Api) -> None:
+    """Codes are normalised on input ("de" is stored as "DE", "Apparel" as "apparel") and
+    compared normalised by the sales check, so a report stored before that matches too."""
+    deal_id, partner_id = await _deal(stub_api)
+    headers = await stub_api.auth("acme-ops", "partner", partner_id=partner_id)
+    spelled = {**REPORT_LINE, "category": "Apparel", "territory": "de", "channel": "ONLINE"}
+    resp = await stub_api.http.post(
+        f"/v1/deals/{deal_id}/sales-reports",
+        json={"period": 1, "lines": [spelled]},
+        headers=headers,
+    )
+    assert resp.status_code == 201, resp.text
+    [row] = await sales.for_deal(stub_api.pool, deal_id)
+    line = row["lines"][0]
+    assert (line["category"], line["territory"], line["channel"]) == ("apparel", "DE", "online")
+    # and a period stored before codes were normalised (lower case as the partner sent it)
+    await sales.insert_version(
+        stub_api.pool,
+        report_id=f"{deal_id}:p2:v1",
+        deal_id=deal_id,
+        period=2,
+        version=1,
+        lines=[spelled],
+        body_hash="legacy",
+        submitted_by="acme-ops",
+    )
+    stored = await eventually(lambda: deals.get(stub_api.pool, deal_id), bool)
+    scope = LicensedScope.model_validate(stored["request"]["plan"]["scope"])
+    assert scope.territories == ["DE", "FR"]
+    check = DealActivities(stub_api.pool).check_sales
+    for period in (1, 2):
+        result = await check(
+            SalesCheckInput(deal_id=deal_id, period=period, scope=scope, kpis=[KPI])
+        )
+        assert result.check.unlicensed_lines == [], period
+        assert result.check.net_sales == Decimal("50000"), period
+
+
+async def test_deal_scope_codes_are_normalised_on_input(stub_api: Api) -> None:
+    partner_id = stub_api.name("acme")
+    admin = await stub_api.auth("ada", "admin")
+    body = partner(partner_id, "acme-ops")
+    body["scope"] = {"categories": ["Apparel"], "territories": ["dach"], "channels": ["Web"]}
+    assert (await stub_api.http.post("/v1/partners", json=body, headers=admin)).status_code == 201
+    profile = (await stub_api.http.get(f"/v1/partners/{partner_id}", headers=admin)).json()
+    assert profile["scope"] == {
+        "categories": ["apparel"],
+        "territories": ["DE", "AT", "CH"],
+        "channels": ["web"],
+    }
+    request = deal(stub_api.name("moon"), partner_id=partner_id, approver="carol", signatory="s")
+    request["plan"]["scope"] = {
+        "categories": ["APPAREL", "apparel"],
+        "territories": ["fr", "Benelux", "FR"],
+        "channels": ["Online"],
+    }
+    owner = await stub_api.auth(stub_api.name("olivia"), "owner")
+    assert (await stub_api.http.post("/v1/deals", json=request, headers=owner)).status_code == 201
+    stored = await eventually(lambda: deals.get(stub_api.pool, request["deal_id"]), bool)
+    assert stored["request"]["plan"]["scope"] == {
+        "categories": ["apparel"],
+        "territories": ["FR", "BE", "NL", "LU"],
+        "channels": ["online"],
+        "exclusive": False,
+    }

@@ -77,3 +77,13 @@ def test_partner_score_blends_evaluation_and_delivery() -> None:
     assert partner_score(4.0, [on, under]) == 3.5  # (4 + 3) / 2
     assert partner_score(3.0, [at, under, S.MISSING, on]) == 2.5  # (3 + 2) / 2
     assert partner_score(0.0, [on, at]) == 3.0  # no stored evaluation: delivery alone
+
+
+def test_a_negative_period_is_simply_under_target() -> None:
+    """Returns above the period's sales make net sales negative: below any target."""
+    check = SalesCheck(net_sales=Decimal("-1200"), gross_sales=Decimal("300"), units=3)
+    actual = kpi_actual(check, KPI)
+    assert actual == Decimal("-1200")
+    assert kpi_status(actual, KPI) is S.UNDER
+    assert kpi_status(Decimal("-0.01"), Kpi(target_per_period=Decimal("0.01"))) is S.UNDER
+    assert overall_status([S.ON_TRACK, kpi_status(actual, KPI)]) is S.UNDER

@@ -7,6 +7,7 @@ from decimal import Decimal
 from factories import partner_profile
 
 from domain.approval import ScreeningSettings, ScreeningWeights
+from domain.bounds import RECORDED
 from domain.common import LicensedScope, PartnerScope
 from domain.partner import Evaluation, Risk
 from domain.screening import screen_partner, weighted_score
@@ -80,3 +81,35 @@ def test_every_failing_reason_is_returned() -> None:
     assert result.reasons[1].startswith("score 1.00 below pass mark")
     assert result.reasons[2].startswith("insurance coverage 0 below minimum")
     assert result.reasons[3:] == ["risk flag: sanctions", "risk flag: litigation"]
+
+
+def test_scope_fit_compares_normalised_codes_and_expands_regions() -> None:
+    """New scopes are normalised at the edge; profiles and scopes stored before that (read
+    back without edge checks) compare the same way."""
+    partner = partner_profile(
+        scope=PartnerScope.model_validate(
+            {"categories": ["Apparel"], "territories": ["dach", "fr"], "channels": ["ONLINE"]},
+            context=RECORDED,
+        )
+    )
+    deal = LicensedScope.model_validate(
+        {"categories": ["APPAREL"], "territories": ["de", "FR", "at"], "channels": ["online"]},
+        context=RECORDED,
+    )
+    assert screen_partner(partner, deal, ScreeningSettings()).reasons == []
+    benelux = LicensedScope(categories=["apparel"], territories=["BENELUX"], channels=["Online"])
+    assert screen_partner(partner, benelux, ScreeningSettings()).reasons == [
+        "territory BE not covered by partner scope",
+        "territory NL not covered by partner scope",
+        "territory LU not covered by partner scope",
+    ]
+    twice = LicensedScope.model_validate(
+        {"categories": ["Toys", "TOYS"], "territories": ["EU"], "channels": ["online"]},
+        context=RECORDED,
+    )
+    eu_partner = partner_profile(
+        scope=PartnerScope(categories=["apparel"], territories=["EU"], channels=["online"])
+    )
+    assert screen_partner(eu_partner, twice, ScreeningSettings()).reasons == [
+        "category Toys not covered by partner scope"
+    ]
