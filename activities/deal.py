@@ -37,8 +37,10 @@ SYSTEM_ACTOR = "licenseflow"
 class DealActivities:
     """Postgres side of a licensing deal, bound to a pool."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, licensor: str = statements.DEFAULT_LICENSOR) -> None:
         self._pool = pool
+        self._licensor = licensor
+        """Prefix and sequence of the invoice numbers (LICENSEFLOW_LICENSOR)."""
 
     @activity.defn
     async def sync_deal_read_model(self, inp: DealReadModelInput) -> bool:
@@ -110,12 +112,14 @@ class DealActivities:
 
     @activity.defn
     async def issue_statement(self, inp: IssueStatementInput) -> bool:
-        """Store a statement once (by its workflow-made id); False when it exists already."""
+        """Store a statement once (by its workflow-made id), with the licensor's next invoice
+        number when something is due; False when it exists already (no number taken)."""
         return await statements.insert(
             self._pool,
             deal_id=inp.deal_id,
             **inp.statement.model_dump(),
             detail=inp.detail,
+            licensor=self._licensor,
         )
 
     @activity.defn

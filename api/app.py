@@ -19,7 +19,16 @@ from api.middleware import (
 )
 from api.outages import Outages
 from api.problems import document_problems, install_problem_handlers
-from api.routes import deals, health, notifications, partners, sales, tasks, webhooks
+from api.routes import (
+    deals,
+    health,
+    notifications,
+    partners,
+    sales,
+    statements,
+    tasks,
+    webhooks,
+)
 from api.routes.health import worker_polls
 from licenseflow.config import Settings, get_settings
 
@@ -69,7 +78,7 @@ def create_app(
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(RequestIdMiddleware)  # added last = outermost
-    for module in (health, partners, deals, sales, tasks, notifications, webhooks):
+    for module in (health, partners, deals, sales, statements, tasks, notifications, webhooks):
         app.include_router(module.router)
     _document_problems(app)
     return app

@@ -76,5 +76,5 @@ def require_role(who: Principal, *roles: str) -> None:
 
 def require_actor(who: Principal) -> None:
     """Read-only tokens (ops only) never change state."""
-    if not who.has("admin", "owner", "approver", "partner"):
+    if not who.has("admin", "owner", "approver", "partner", "finance"):
         raise forbidden("this token is read-only")

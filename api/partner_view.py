@@ -2,17 +2,82 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+
+from api.schemas import StatementDetail
+from domain.deal import RoyaltyTier, Terms, UnlicensedPolicy
 from domain.deal_state import DealState
+from domain.invoices import unrecouped_advance
 from store.tokens import Principal
 
 
-def partner_view(state: DealState, who: Principal) -> DealState:
+class PartnerTerms(BaseModel):
+    """The deal's money terms as the licensee sees them."""
+
+    currency: str
+    royalty_tiers: list[RoyaltyTier]
+    advance: Decimal
+    unrecouped_advance: Decimal = Field(
+        description="advance minus the royalty earned in contract year 1 so far, at least 0"
+    )
+    minimum_guarantee_per_year: Decimal
+    payment_terms: str = Field(description="ISO 8601 duration from issue to due date")
+    unlicensed: UnlicensedPolicy
+
+
+class DealView(DealState):
+    """GET /v1/deals/{id}: the deal's state; for its licensee also `terms` and `invoices`
+    (staff read the terms in `request` and the invoices at /v1/statements)."""
+
+    terms: PartnerTerms | None = None
+    invoices: list[StatementDetail] | None = None
+    """The licensee's statements of this deal with their payments, soonest due first."""
+
+
+def full_view(state: DealState) -> DealView:
+    """The state as it is, for the licensor's people."""
+    return DealView.model_construct(**dict(state))
+
+
+def year_earned(state: DealState, contract_year: int) -> Decimal:
+    """Royalty earned in a contract year so far: the closed year's total, else the sum of
+    its periods."""
+    for year in state.years:
+        if year.contract_year == contract_year:
+            return year.royalty_earned
+    periods = (p.royalty_earned for p in state.periods if p.contract_year == contract_year)
+    return sum(periods, Decimal(0))
+
+
+def partner_terms(terms: Terms, state: DealState) -> PartnerTerms:
+    return PartnerTerms(
+        currency=terms.currency,
+        royalty_tiers=terms.royalty_tiers,
+        advance=terms.advance,
+        unrecouped_advance=unrecouped_advance(terms.advance, year_earned(state, 1)),
+        minimum_guarantee_per_year=terms.minimum_guarantee_per_year,
+        payment_terms=terms.payment_terms,
+        unlicensed=terms.unlicensed,
+    )
+
+
+def partner_view(
+    state: DealState, who: Principal, invoices: list[StatementDetail] | None = None
+) -> DealView:
     """The deal without the request (other candidates, approval chain, approvers), the
-    internal history, and tasks that are not the caller's."""
-    return state.model_copy(
+    internal history, and tasks that are not the caller's; with the money terms and the
+    caller's invoices instead."""
+    hidden = state.model_copy(
         update={
             "request": None,
             "history": [],
             "open_tasks": [t for t in state.open_tasks if who.user in t.assignees],
         }
+    )
+    return DealView.model_construct(
+        **dict(hidden),
+        terms=partner_terms(state.request.terms, state) if state.request else None,
+        invoices=invoices,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain import bounds, limits
 from domain.common import Code, Identifier, Text, UserName
@@ -42,16 +43,84 @@ class TerminateBody(BaseModel):
 
 
 class StatementOut(BaseModel):
+    """A royalty statement: an invoice (`amount_due` > 0), a credit note (< 0) or a
+    statement with nothing due (already `paid`)."""
+
     statement_id: str
+    deal_id: str
     kind: str
     contract_year: int
     period: int | None
     net_sales: Decimal
     royalty_earned: Decimal
     guaranteed_due: Decimal
+    unlicensed_royalty: Decimal
     amount_due: Decimal
     currency: str
     issued_at: datetime
+    due_at: datetime
+    invoice_number: str | None = Field(
+        description="`<licensor>-000001`, gap-free per licensor; none when nothing is due"
+    )
+    status: Literal["open", "paid", "void"]
+    paid_at: datetime | None
+    paid_amount: Decimal
+    balance: Decimal = Field(description="`amount_due` minus `paid_amount`")
+    overdue: bool = Field(description="open and past `due_at`")
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any], now: datetime, **extra: Any) -> Self:
+        """From a `store.statements` row (with `paid_amount`), as of `now`."""
+        return cls.model_validate(
+            {
+                **row,
+                "balance": row["amount_due"] - row["paid_amount"],
+                "overdue": row["status"] == "open" and row["due_at"] < now,
+                **extra,
+            }
+        )
+
+
+class PaymentOut(BaseModel):
+    id: int
+    amount: Decimal
+    received_at: datetime
+    reference: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class StatementDetail(StatementOut):
+    """A statement with the payments received against it."""
+
+    payments: list[PaymentOut] = Field(default_factory=list)
+
+
+PaymentReference = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=limits.MAX_REFERENCE, strip_whitespace=True),
+    bounds.text(limits.SINGLE_LINE),
+    bounds.SchemaHint.of({"pattern": limits.SINGLE_LINE}),
+]
+
+
+def _aware(moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("give a time zone offset (for example 2027-01-01T00:00:00Z)")
+
+
+class PaymentBody(BaseModel):
+    """A payment received: `amount` in the statement's currency at its minor unit, with the
+    sign of the amount due (negative for a credit note); `reference` (the bank reference)
+    makes a repeated POST idempotent; `received_at` defaults to now."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: Annotated[Decimal, *bounds.number(maximum=limits.MAX_AMOUNT, decimals=3)] = Field(
+        ge=-limits.MAX_AMOUNT
+    )
+    received_at: Annotated[datetime, bounds.edge(_aware)] | None = None
+    reference: PaymentReference
 
 
 class AuditOut(BaseModel):

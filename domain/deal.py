@@ -106,6 +106,26 @@ class RoyaltyTier(Model):
     rate: Annotated[Decimal, *bounds.number(decimals=limits.MAX_RATE_DECIMALS)] = Field(gt=0, lt=1)
 
 
+UnlicensedPolicyKind = Literal["charge_highest_rate", "charge_rate", "exclude"]
+
+
+class UnlicensedPolicy(Model):
+    """What sales outside the licensed scope cost: the highest tier rate (default), a
+    given `rate`, or nothing (`exclude`, the breach is handled by the compliance task only).
+    Charged unlicensed royalty comes on top of the guarantee and is shown separately."""
+
+    policy: UnlicensedPolicyKind = "charge_highest_rate"
+    rate: Annotated[Decimal, *bounds.number(decimals=limits.MAX_RATE_DECIMALS)] | None = Field(
+        default=None, gt=0, le=1
+    )
+
+    @model_validator(mode="after")
+    def _rate_with_charge_rate(self) -> UnlicensedPolicy:
+        if (self.policy == "charge_rate") != (self.rate is not None):
+            raise ValueError("give `rate` with policy charge_rate, and only then")
+        return self
+
+
 class Terms(Model):
     currency: CurrencyCode = "EUR"
     royalty_tiers: Annotated[list[RoyaltyTier], *bounds.max_items(limits.MAX_ITEMS)] = Field(
@@ -113,6 +133,12 @@ class Terms(Model):
     )
     advance: Money = Decimal(0)
     minimum_guarantee_per_year: Money = Decimal(0)
+    unlicensed: UnlicensedPolicy = Field(default_factory=UnlicensedPolicy)
+    payment_terms: IsoDuration = "P30D"
+    """Time from a statement's issue date to its due date."""
+    sell_off: IsoDuration | None = None
+    """A contractual sell-off period after the term ends (expiry or termination): stock
+    may still be sold and reported, e.g. P90D."""
 
     @field_validator("royalty_tiers")
     @classmethod
@@ -132,6 +158,14 @@ class Terms(Model):
         if currency is not None and at_edge(info):
             check_minor_unit(amount, currency)
         return amount
+
+    def unlicensed_rate(self) -> Decimal:
+        """The rate charged on unlicensed net sales (0 when the policy excludes them)."""
+        if self.unlicensed.policy == "exclude":
+            return Decimal(0)
+        if self.unlicensed.policy == "charge_rate" and self.unlicensed.rate is not None:
+            return self.unlicensed.rate
+        return max(t.rate for t in self.royalty_tiers)
 
     @property
     def minor_unit(self) -> int:

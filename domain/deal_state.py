@@ -16,7 +16,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from domain.common import HistoryEntry, Identifier, Model
 from domain.deal import DealRequest, Kpi, Needs, Plan
 from domain.deal_messages import SignatureEvent, TaskDecisionInput, TerminateInput
-from domain.royalty import Amounts, ContractYearLedger
+from domain.royalty import Amounts, ContractYearLedger, YearBook
 from domain.schedule import contract_year_of
 from domain.tasks import Task
 
@@ -32,6 +32,9 @@ class Stage(StrEnum):
     IMPLEMENTATION = "implementation"
     MONITORING = "monitoring"
     MAINTENANCE = "maintenance"
+    WINDING_DOWN = "winding_down"
+    """Terminated or expired: reports of ended (and sell-off) periods are still accepted
+    until the last due date; then the final statement."""
     COMPLETED = "completed"
     TERMINATED = "terminated"
     CANCELLED = "cancelled"
@@ -60,13 +63,20 @@ class PeriodRecord(Model):
     royalty_earned: Decimal = Decimal(0)
     kpi_status: KpiStatus = KpiStatus.NOT_STARTED
     report_version: int | None = None
+    kind: Literal["regular", "partial", "sell_off"] = "regular"
+    """`partial`: cut short by a termination; `sell_off`: the contractual sell-off after
+    the term (it belongs to the final contract year)."""
+    unlicensed_royalty: Decimal = Decimal(0)
 
 
-StatementKind = Literal["period", "true_up", "final"]
+StatementKind = Literal["period", "adjustment", "credit_note", "true_up", "final"]
+"""`period`: a period's first check; `adjustment`: a late report or a correction that
+raises what is owed; `credit_note`: anything that lowers it (negative amount); `true_up`:
+the contract-year minimum-guarantee settlement; `final`: the closing account of a deal."""
 
 
 class Statement(Amounts):
-    """A royalty statement: invoice for a period, a contract-year true-up or the final one."""
+    """A royalty statement (an invoice, or a credit note when `amount_due` is negative)."""
 
     statement_id: str
     kind: StatementKind
@@ -74,6 +84,8 @@ class Statement(Amounts):
     period: int | None = None
     currency: str = "EUR"
     issued_at: datetime
+    due_at: datetime | None = None
+    """Payment due date (issue date + the deal's payment terms)."""
 
 
 class YearSummary(Model):
@@ -92,6 +104,16 @@ class ReportKey(Model):
 
     period: int
     version: int
+
+
+class WindDown(Model):
+    """Why and when the deal stopped (termination or expiry), during final accounting."""
+
+    kind: Literal["terminated", "expired"]
+    at: datetime
+    final_year: int
+    reason: str
+    by: str | None = None
 
 
 class DealWorkflowState(Model):
@@ -117,6 +139,13 @@ class DealWorkflowState(Model):
     term_periods: int
     next_period: int = 1
     ledger: ContractYearLedger | None = None
+    """Runs before patch `year-books`: the open contract year's running totals."""
+    books: dict[int, YearBook] = Field(default_factory=dict)
+    """Every contract year's book (patch `year-books`), kept until final accounting ends so
+    a late report or a correction for any year is billed or credited."""
+    wind_down: WindDown | None = None
+    breach_review: bool = False
+    """A notice of breach was given: an early review follows the current period."""
     periods: dict[int, PeriodRecord] = Field(default_factory=dict)
     statements: list[Statement] = Field(default_factory=list)
     years: list[YearSummary] = Field(default_factory=list)
@@ -171,7 +200,9 @@ class DealWorkflowState(Model):
         )
 
     def contract_year(self, periods_per_year: int) -> int:
-        """The open ledger's year, else the year of the next period."""
+        """The latest book's (or open ledger's) year, else the year of the next period."""
+        if self.books:
+            return max(self.books)
         if self.ledger is not None:
             return self.ledger.contract_year
         return contract_year_of(max(self.next_period, 1), periods_per_year)

@@ -25,6 +25,8 @@ MAX_NAME = 200
 MAX_TEXT = 4_000
 """Comments and reasons: may span lines."""
 MAX_CODE = 64
+MAX_REFERENCE = 140
+"""A payment's reference (a SEPA remittance line holds 140 characters): one line."""
 
 MAX_IDS = 50
 """Partners, approvers, approver-chain steps and other lists of ids."""

@@ -94,6 +94,8 @@ class Amounts(Model):
     royalty_earned: Decimal = ZERO
     guaranteed_due: Decimal = ZERO
     amount_due: Decimal = ZERO
+    unlicensed_royalty: Decimal = ZERO
+    """Royalty charged on sales outside the licensed scope (on top of the guarantee)."""
 
 
 class PeriodCharge(Amounts):
@@ -179,4 +181,161 @@ def close_year(ledger: ContractYearLedger, terms: Terms, decimals: int = 2) -> Y
         invoiced=ledger.invoiced,
         minimum_guarantee=minimum,
         amount_due=to_cents(max(ZERO, minimum - covered), decimals),
+    )
+
+
+# ---- contract-year books (every money event recomputes the year) ----------------------
+#
+# Rule (runs recorded before patch `year-books` used `apply_period`/`close_year` above):
+#
+# * A contract year's book holds the latest booked version of each of its periods: licensed
+#   net sales N_p and unlicensed net sales X_p (either may be negative: returns).
+# * E = earned_royalty(max(0, sum N_p)), the tiers over the year-to-date base floored at 0;
+#   U = max(0, sum X_p) x the unlicensed rate (`Terms.unlicensed_rate`); each rounded half
+#   up to the currency's minor unit.
+# * The guarantee G is the advance credit while the year is open; settling the year (its
+#   true-up at the year end, or the final statement of a terminated deal) raises it to
+#   max(advance credit, MG), with MG pro rata to the periods ended in full when a deal is
+#   terminated within the year. G never goes down again.
+# * Owed = max(G, E) + U: unlicensed royalty comes on top of the guarantee, so a breach is
+#   never absorbed by a shortfall.
+# * Billed = advance credit + every statement amount of the year. Each money event (a
+#   period's report, a late report, a correction, the true-up, the final statement)
+#   issues one statement for Owed - Billed: positive is an invoice, negative a credit
+#   note. Hence, per year, advance credit + all statements = max(G, E) + U, whatever
+#   order reports, corrections and returns came in, and nothing is credited below G.
+
+
+class BookedPeriod(Model):
+    """The latest booked report of a period."""
+
+    net_sales: Decimal = ZERO
+    unlicensed_net_sales: Decimal = ZERO
+    version: int | None = None
+
+
+class YearBook(Model):
+    """One contract year: booked periods, the guarantee in force and what has been billed."""
+
+    contract_year: int = Field(ge=1)
+    advance_credit: Decimal = ZERO
+    guarantee: Decimal = ZERO
+    """Advance credit while open; max(advance credit, MG or its pro rata share) once settled."""
+    billed: Decimal = ZERO
+    """Advance credit plus every statement amount of the year."""
+    settled: bool = False
+    periods: dict[int, BookedPeriod] = Field(default_factory=dict)
+
+
+class YearOwed(Model):
+    """What a year owes from its booked periods (every figure at the minor unit)."""
+
+    net_sales: Decimal
+    """Year-to-date licensed net sales (may be negative; the royalty base is floored at 0)."""
+    earned: Decimal
+    unlicensed_net_sales: Decimal
+    unlicensed_royalty: Decimal
+    guarantee: Decimal
+    total: Decimal
+
+
+def open_book(contract_year: int, terms: Terms) -> YearBook:
+    """A new year: the year-1 advance is billed (paid at signing) and guaranteed."""
+    credit = advance_credit_for(contract_year, terms)
+    return YearBook(
+        contract_year=contract_year, advance_credit=credit, guarantee=credit, billed=credit
+    )
+
+
+def year_owed(book: YearBook, terms: Terms, decimals: int = 2) -> YearOwed:
+    """Owed = max(G, E) + U from the booked periods (see the rule above)."""
+    net = sum((p.net_sales for p in book.periods.values()), ZERO)
+    unlicensed = sum((p.unlicensed_net_sales for p in book.periods.values()), ZERO)
+    earned = to_cents(earned_royalty(max(ZERO, net), terms.royalty_tiers), decimals)
+    charged = to_cents(max(ZERO, unlicensed) * terms.unlicensed_rate(), decimals)
+    return YearOwed(
+        net_sales=net,
+        earned=earned,
+        unlicensed_net_sales=unlicensed,
+        unlicensed_royalty=charged,
+        guarantee=book.guarantee,
+        total=max(book.guarantee, earned) + charged,
+    )
+
+
+def _bill(
+    before: YearBook, after: YearBook, terms: Terms, decimals: int, net_sales: Decimal
+) -> tuple[YearBook, Amounts]:
+    old, new = year_owed(before, terms, decimals), year_owed(after, terms, decimals)
+    amount = new.total - after.billed
+    charge = Amounts(
+        net_sales=net_sales,
+        royalty_earned=new.earned - old.earned,
+        unlicensed_royalty=new.unlicensed_royalty - old.unlicensed_royalty,
+        guaranteed_due=new.guarantee,
+        amount_due=amount,
+    )
+    return after.model_copy(update={"billed": after.billed + amount}), charge
+
+
+def book_report(
+    book: YearBook,
+    period: int,
+    booked: BookedPeriod,
+    terms: Terms,
+    decimals: int = 2,
+) -> tuple[YearBook, Amounts]:
+    """Book a period's latest report (first report, late report or correction).
+
+    The statement's `net_sales` is the change of the period's licensed net sales;
+    `amount_due` is Owed - Billed (negative: a credit note)."""
+    previous = book.periods.get(period, BookedPeriod())
+    after = book.model_copy(update={"periods": {**book.periods, period: booked}})
+    return _bill(book, after, terms, decimals, booked.net_sales - previous.net_sales)
+
+
+def settle_year(
+    book: YearBook, guarantee_due: Decimal, terms: Terms, decimals: int = 2
+) -> tuple[YearBook, Amounts]:
+    """Settle the year's guarantee (true-up or final statement): G = max(G, guarantee_due).
+
+    The statement shows the year's totals (net sales, earned, unlicensed royalty, G) and
+    Owed - Billed. Settling twice never bills twice: G only goes up, and what was billed
+    counts."""
+    guarantee = max(book.guarantee, to_cents(guarantee_due, decimals))
+    after = book.model_copy(update={"guarantee": guarantee, "settled": True})
+    owed = year_owed(after, terms, decimals)
+    amount = owed.total - book.billed
+    summary = Amounts(
+        net_sales=owed.net_sales,
+        royalty_earned=owed.earned,
+        unlicensed_royalty=owed.unlicensed_royalty,
+        guaranteed_due=guarantee,
+        amount_due=amount,
+    )
+    return after.model_copy(update={"billed": book.billed + amount}), summary
+
+
+def pro_rata_guarantee(
+    terms: Terms, ended_periods: int, periods_per_year: int, decimals: int = 2
+) -> Decimal:
+    """The minimum guarantee of a year cut short: MG x ended periods / periods per year."""
+    share = Decimal(min(ended_periods, periods_per_year)) / Decimal(periods_per_year)
+    return to_cents(terms.minimum_guarantee_per_year * share, decimals)
+
+
+def book_from_legacy(
+    contract_year: int,
+    terms: Terms,
+    periods: dict[int, BookedPeriod],
+    billed: Decimal,
+    settled: bool,
+) -> YearBook:
+    """A year booked by a run before `year-books` (its ledger or closed-year summary)."""
+    book = open_book(contract_year, terms)
+    guarantee = (
+        max(book.advance_credit, terms.minimum_guarantee_per_year) if settled else book.guarantee
+    )
+    return book.model_copy(
+        update={"periods": periods, "billed": billed, "guarantee": guarantee, "settled": settled}
     )

@@ -15,7 +15,7 @@ from domain.ids import ID_PATTERN
 if TYPE_CHECKING:
     from licenseflow.config import Settings
 
-ROLES = ("admin", "owner", "approver", "partner", "ops")
+ROLES = ("admin", "owner", "approver", "partner", "ops", "finance")
 _IDENTIFIER = re.compile(ID_PATTERN)
 
 

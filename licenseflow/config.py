@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     mail_from: str | None = Field(default=None, alias="LICENSEFLOW_MAIL_FROM")
     # users without a partner profile are mailed at <user>@<email_domain>
     email_domain: str | None = Field(default=None, alias="LICENSEFLOW_EMAIL_DOMAIN")
+    # invoice numbers are <licensor>-000001, <licensor>-000002, ... (one sequence per value)
+    licensor: str = Field(
+        default="LF", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", alias="LICENSEFLOW_LICENSOR"
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:

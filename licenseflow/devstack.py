@@ -39,6 +39,7 @@ DEV_USERS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
     ("alice", ("approver",), None, "licensor signatory"),
     ("acme-ops", ("partner",), "acme", "partner user (acme)"),
     ("oscar", ("ops",), None, "ops"),
+    ("fiona", ("finance",), None, "finance (payments)"),
 )
 STOP_TIMEOUT = 10.0
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from store.pool import fetch_all
+from store.pool import Db, fetch_all
 
 MAX_ERROR_CHARS = 2000
 
@@ -30,7 +30,7 @@ class Claimed:
 
 
 async def enqueue(
-    db: asyncpg.Pool,
+    db: Db,
     *,
     idempotency_key: str,
     recipient: str,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -37,3 +39,19 @@ async def fetch_one(db: Db, sql: str, *args: object) -> dict[str, Any] | None:
     """The first row of a query as a dict, or None."""
     row = await db.fetchrow(sql, *args)
     return dict(row) if row else None
+
+
+Conn: TypeAlias = "asyncpg.Connection | PoolConnectionProxy[Any]"
+"""One connection: a plain one or a pool's."""
+
+
+@asynccontextmanager
+async def transaction(db: Db) -> AsyncIterator[Conn]:
+    """A transaction on `db`: a connection of the pool, or the given connection (a savepoint
+    when it is inside a transaction already)."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn, conn.transaction():
+            yield conn
+    else:
+        async with db.transaction():
+            yield db

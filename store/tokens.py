@@ -10,7 +10,7 @@ import asyncpg
 
 from store.pool import Db
 
-ROLES = ("admin", "owner", "approver", "partner", "ops")
+ROLES = ("admin", "owner", "approver", "partner", "ops", "finance")
 TOKEN_PREFIX = "lf_"
 
 

@@ -66,12 +66,13 @@ async def resolve_database_url(settings: Settings) -> str:
 
 
 async def run_worker(settings: Settings | None = None) -> None:
-    """Run the Temporal worker, the outbox dispatcher and the report reconciler until
-    SIGINT/SIGTERM, then finish in-flight tasks and exit."""
+    """Run the Temporal worker, the outbox dispatcher, the report reconciler and the overdue
+    invoice reminders until SIGINT/SIGTERM, then finish in-flight tasks and exit."""
     from licenseflow.temporal_client import connect
     from store.pool import create_pool
     from workers.notify_transports import transport_from_settings
     from workers.outbox import OutboxDispatcher
+    from workers.overdue import OverdueReminders
     from workers.reconcile import ReportReconciler
 
     settings = settings or get_settings()
@@ -80,6 +81,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     worker = build_worker(client, pool, settings)
     dispatcher = OutboxDispatcher(pool, transport_from_settings(settings, pool))
     reconciler = ReportReconciler(client, pool)
+    reminders = OverdueReminders(pool)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -89,7 +91,10 @@ async def run_worker(settings: Settings | None = None) -> None:
     try:
         async with worker:
             await asyncio.gather(
-                stop.wait(), dispatcher.run_until(stop), reconciler.run_until(stop)
+                stop.wait(),
+                dispatcher.run_until(stop),
+                reconciler.run_until(stop),
+                reminders.run_until(stop),
             )
     finally:
         await pool.close()

@@ -24,7 +24,7 @@ def workflow_classes() -> Sequence[type]:
 def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Callable[..., Any]]:
     common = CommonActivities(pool)
     approval = ApprovalActivities(pool)
-    deal = DealActivities(pool)
+    deal = DealActivities(pool, licensor=settings.licensor)
     signing = SigningActivities(pool, settings)
     return [
         common.record_audit,

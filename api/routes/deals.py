@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -29,8 +30,9 @@ from api.deps import (
     request_participants,
     write_audit,
 )
+from api.invoices import with_payments
 from api.params import ID_PATTERN, DealId
-from api.partner_view import partner_view
+from api.partner_view import DealView, full_view, partner_view
 from api.problems import conflict, forbidden, invalid
 from api.schemas import AuditOut, DealCreated, DealSummary, StatementOut, TerminateBody
 from api.workflow_errors import problem_from_temporal, update_problem
@@ -39,6 +41,7 @@ from domain.deal_messages import TerminateInput
 from domain.deal_state import DealRunInput, DealState, Stage
 from domain.ids import deal_workflow_id
 from store import audit, deals, partners, statements
+from store.statements import Scope
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, KPI_STATUS, LICENSING_PARTNER
 
@@ -169,13 +172,25 @@ def _summary(execution: WorkflowExecution) -> DealSummary:
     )
 
 
-@router.get("/{deal_id}", response_model=DealState)
-async def get_deal(deal_id: DealId, svc: Svc, who: Caller) -> DealState:
-    """The deal's live state: stage, open tasks, periods, statements, history."""
+PARTNER_INVOICES = 5_000
+"""Invoices listed in a licensee's deal view (a 100-year monthly deal issues about 1,300)."""
+
+
+@router.get("/{deal_id}", response_model=DealView)
+async def get_deal(deal_id: DealId, svc: Svc, who: Caller) -> DealView:
+    """The deal's live state: stage, open tasks, periods, statements, history. The licensee
+    sees its part: its money terms and invoices with their payments, no internal history."""
     state = await deal_state(svc, deal_id)
     access = access_from_state(state)
     require_read(who, access)
-    return partner_view(state, who) if reads_as_partner_only(who, access) else state
+    if not reads_as_partner_only(who, access):
+        return full_view(state)
+    now = datetime.now(UTC)
+    mine = Scope(partner_id=who.partner_id)
+    rows = await statements.listing(
+        svc.pool, mine, now=now, deal_id=deal_id, limit=PARTNER_INVOICES
+    )
+    return partner_view(state, who, await with_payments(svc.pool, rows, now))
 
 
 @router.post("/{deal_id}/terminate", response_model=DealState)
@@ -202,10 +217,13 @@ async def terminate_deal(
 
 @router.get("/{deal_id}/statements", response_model=list[StatementOut])
 async def list_statements(deal_id: DealId, svc: Svc, who: Caller) -> list[StatementOut]:
-    """Royalty statements issued so far (from Postgres, the system of record)."""
-    require_read(who, await deal_access(svc, deal_id))
-    rows = await statements.for_deal(svc.pool, deal_id)
-    return [StatementOut.model_validate(row) for row in rows]
+    """Royalty statements issued so far, in issue order (from Postgres, the system of
+    record); readers of the deal and finance."""
+    access = await deal_access(svc, deal_id)
+    if not who.has("finance"):
+        require_read(who, access)
+    now = datetime.now(UTC)
+    return [StatementOut.of(row, now) for row in await statements.for_deal(svc.pool, deal_id)]
 
 
 @router.get("/{deal_id}/audit", response_model=list[AuditOut])
