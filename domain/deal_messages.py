@@ -33,6 +33,7 @@ from domain.tasks import TaskKind
 PLAN_DECISIONS = ["approve", "reject"]
 REVIEW_DECISIONS = ["continue", "amend", "terminate"]
 RENEWAL_DECISIONS = ["renew", "expire"]
+COMPLIANCE_DECISIONS = ["acknowledge", "dispute", "notice_of_breach"]
 SIGNATURE_DECISIONS = ["sign", "decline"]
 SIGNATURE_DECLINE_DECISIONS = ["resend", "cancel"]
 """The owner's choice after a declined signature: a new envelope, or cancel the deal."""

@@ -24,6 +24,9 @@ class TaskKind(StrEnum):
     PARTNER_SELECTION = "partner_selection"
     PLAN_REVISION = "plan_revision"
     PARTNER_REVISION = "partner_revision"
+    COMPLIANCE = "compliance"
+    """Unlicensed sales in a period: the owner decides `acknowledge`, `dispute` or
+    `notice_of_breach` (an early review follows)."""
     INCIDENT = "incident"
     """A deal blocked by a failed activity: ops decide `retry` or `terminate`."""
 

@@ -62,13 +62,15 @@ class LicensingDealWorkflow:
         self._events = DealEvents(self._deal)
         self._planning = Planning(self._deal)
         self._contracting = Contracting(self._deal)
-        self._maintenance = Maintenance(self._deal, Periods(self._deal))
-        self._endings = Endings(self._deal)
+        periods = Periods(self._deal)
+        self._maintenance = Maintenance(self._deal, periods)
+        self._endings = Endings(self._deal, periods)
 
     @workflow.run
     async def run(self, params: DealRunInput) -> DealOutcome:
         """needs_analysis -> planning -> implementation -> monitoring <-> maintenance ->
-        completed; `terminate` at any stage ends in terminated; expired human waits end in
+        winding_down -> completed; `terminate` at any stage ends in terminated (through
+        winding_down once launched); expired human waits end in
         cancelled. A continued run resumes at the stage it carries."""
         deal, state = self._deal, self._deal.state
         deal.publisher.publish()
@@ -81,7 +83,8 @@ class LicensingDealWorkflow:
                 await self._contracting.implementation()
             if state.stage in (Stage.MONITORING, Stage.MAINTENANCE):
                 await self._maintenance.operate()
-                await self._endings.finish(Stage.COMPLETED, "term ended")
+            if state.stage in (Stage.MONITORING, Stage.MAINTENANCE, Stage.WINDING_DOWN):
+                await self._endings.complete()
         except Terminated:
             await self._endings.terminate()
         except Cancelled as stop:

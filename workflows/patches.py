@@ -49,6 +49,16 @@ RESUBMIT_BY_DECIDE_SIGNAL = "resubmit-by-decide-signal"
 Before it, such a signal could not be decoded and was dropped; histories that hold one
 replay that way. Deprecate when no approval started before it is open."""
 
+YEAR_BOOKS = "year-books"
+"""LicensingDeal: money per contract-year book (`domain.royalty` year books): every report,
+late report or correction recomputes its year, for any year until final accounting ends,
+with invoices, credit notes and adjustments; unlicensed royalty charged per the deal's
+policy with a compliance task; termination and expiry wind down (reports of ended and
+sell-off periods, then the final statement). Asked once when a run starts: runs started
+before it keep the running ledger until their next contract year, which converts their
+books (`domain.royalty.book_from_legacy`). Deprecate when no run started before it is
+open."""
+
 ALL = (
     CHECK_STORE_WHEN_UNSIGNALLED,
     RECHECK_REPORT_RECEIVED_DURING_CHECK,
@@ -58,4 +68,5 @@ ALL = (
     MG_SETTLED_ONCE,
     CURRENCY_MINOR_UNITS,
     RESUBMIT_BY_DECIDE_SIGNAL,
+    YEAR_BOOKS,
 )

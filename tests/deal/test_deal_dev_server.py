@@ -153,14 +153,15 @@ async def test_updates_validate_and_drive_the_deal_with_search_attributes(
     state = await handle.execute_update(
         terminate, TerminateInput(requested_by=OWNER, reason="licensor exits the category")
     )
-    assert state.stage is Stage.TERMINATED
+    # launched: the termination takes effect at once, final accounting follows
+    assert state.stage is Stage.WINDING_DOWN
+    assert [p.kind for p in state.periods] == ["partial"]
     assert (
         await refusal(
             handle.execute_update(terminate, TerminateInput(requested_by=OWNER, reason="again"))
         )
     ).type == errors.CONFLICT
-    assert await visible(client, 'DealStage = "terminated"', handle.id)
-    assert (await outcome_of(dev_worker, deal_id)).reason == "licensor exits the category"
+    assert await visible(client, 'DealStage = "winding_down"', handle.id)
     await replay_and_record_runs(client, deal_id, {"updates_terminate": handle.result_run_id or ""})
 
 

@@ -112,9 +112,12 @@ async def test_terminate_on_an_incident_ends_the_deal_with_its_final_statement(
     env, broken = time_env, [True]
     async with deal_worker(env.client, pool, settings, task_queue, failing_check(pool, broken)):
         deal_id, _ = await _blocked_deal(env, pool, task_queue)
+        broken[0] = False
         await decide_signal(
             env.client, deal_id, "incident-1", OWNER, "terminate", comment="licensee gone"
         )
+        # final accounting checks period 1 again: with the data fixed it completes (broken
+        # for good, it would park again, offering retry)
         outcome = await latest(env.client, deal_id).result()
         assert (outcome.stage, outcome.reason) == (Stage.TERMINATED, "licensee gone")
         issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
@@ -213,6 +216,11 @@ async def test_an_incident_during_the_termination_can_still_be_retried(
             LicensingDealWorkflow.terminate_signal,
             TerminateInput(requested_by=OWNER, reason="brand withdrawn"),
         )
+        # the final statement comes after final accounting (period 1 cut short, its due date)
+        winding = await wait_state(
+            env.client, request.deal_id, lambda s: s.stage is Stage.WINDING_DOWN
+        )
+        await skip_to(env, winding.periods[-1].report_due_at + timedelta(seconds=1))
         blocked = await wait_state(
             env.client, request.deal_id, lambda s: open_task(s, "incident-1"), what="parked"
         )

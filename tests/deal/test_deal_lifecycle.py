@@ -45,7 +45,8 @@ NET_SALES = {
 
 
 def expected_statements(deal_id: str) -> dict[str, Decimal]:
-    """Worked check (years 1 and 2); year 3: 540k sales earn 44,000, so a 16,000 true-up."""
+    """Worked check (years 1 and 2); year 3: 540k sales earn 44,000, so a 16,000 true-up;
+    the final statement at expiry owes nothing more."""
     amounts = {
         1: ["0", "0", "16000", "4000", "20000"],
         2: ["16000", "20000", "14000", "15000", "0"],
@@ -56,6 +57,7 @@ def expected_statements(deal_id: str) -> dict[str, Decimal]:
         for index, value in enumerate(values[:4]):
             expected[f"{deal_id}:y{year}:p{(year - 1) * 4 + index + 1}"] = Decimal(value)
         expected[f"{deal_id}:y{year}:true-up"] = Decimal(values[4])
+    expected[f"{deal_id}:final"] = Decimal(0)  # expiry: every year already settled
     return expected
 
 

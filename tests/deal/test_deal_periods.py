@@ -347,7 +347,10 @@ async def test_deal_without_reports_or_decisions_expires_with_minimum_guarantee(
     outcome = await outcome_of(env, deal_id)  # time skips through every SLA
 
     assert outcome.stage is Stage.COMPLETED
-    assert await amounts(pool, deal_id) == {f"{deal_id}:y1:true-up": Decimal("40000")}
+    assert await amounts(pool, deal_id) == {
+        f"{deal_id}:y1:true-up": Decimal("40000"),
+        f"{deal_id}:final": Decimal("0"),
+    }
     state = await latest(env.client, deal_id).query(LicensingDealWorkflow.state)
     events = [h.event for h in state.history]
     assert events.count("report_missing") == 4

@@ -52,10 +52,12 @@ class DealDecisions:
         (the earlier `decide_task` took only `DECIDED_BY_DECIDE_TASK`)."""
         run = self._run
         task = run.board.get(run.full_task_id(inp.task_id))
-        if task is None or task.kind is not TaskKind.INCIDENT:
-            # an incident can block the termination or the final steps themselves: it stays
-            # decidable whatever the deal's stage
+        if task is None or task.kind not in (TaskKind.INCIDENT, TaskKind.COMPLIANCE):
+            # an incident can block the termination or the final steps themselves, and a
+            # compliance finding outlives a termination: both stay decidable until the end
             self._check_live()
+        elif run.state.is_final():
+            raise refuse(f"deal is {run.state.stage.value}", errors.CONFLICT)
         if task is None:
             raise refuse(f"no task {inp.task_id}", errors.NOT_FOUND)
         if task.closed_at is not None or task.task_id in run.state.decisions:
@@ -103,6 +105,9 @@ class DealDecisions:
         if task.kind is TaskKind.PARTNER_SELECTION:
             assert inp.partners is not None
             return self.apply_partners(inp.decided_by, inp.partners)
+        if task.kind is TaskKind.COMPLIANCE:
+            run.compliance.apply(inp, task_id)
+            return lambda: True
         run.state.decisions[task_id] = inp
         run.board.close(task_id, inp.decision, by=inp.decided_by, detail=inp.comment)
         run.note("task_decided", by=inp.decided_by, detail=f"{task_id}: {inp.decision}")
@@ -192,13 +197,16 @@ class DealDecisions:
 
     def check_terminate(self, inp: TerminateInput) -> None:
         self._check_live()
+        if self._run.state.stage is Stage.WINDING_DOWN:
+            raise refuse("the deal is winding down: its final accounting runs", errors.CONFLICT)
         self._check_owner(inp.requested_by)
 
     def apply_terminate(self, inp: TerminateInput) -> Done:
         state = self._run.state
         state.termination = inp
         self._run.note("terminate_requested", by=inp.requested_by, detail=inp.reason)
-        return state.is_final
+        # answered once the termination took effect: final, or winding down (year books)
+        return lambda: state.is_final() or state.stage is Stage.WINDING_DOWN
 
     # ---- shared checks ---------------------------------------------------------------
 

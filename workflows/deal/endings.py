@@ -1,35 +1,50 @@
-"""How a deal ends: termination with its final statement, completion or cancellation.
+"""How a deal ends: final accounting, then terminated or completed; or cancellation.
 
-Rule: the final statement on terminate is the current contract year's minimum guarantee
-pro rata to the periods that have ended in that year, minus what the year already covers
-(max(earned, advance credit, invoiced)); never negative. Only once the deal has launched.
-A year already closed by its true-up has settled its guarantee: its invoices plus the
-true-up count as covered, so the guarantee is billed exactly once (patch mg-settled-once).
+Rules (patch `year-books`): termination and expiry move a launched deal to `winding_down`.
+A termination cuts the running period short at that moment (a period not started yet is
+dropped); a contractual sell-off (`terms.sell_off`) adds one more period after the end.
+Every period not yet checked is still reported, reminded and marked missing at its due
+date, and late reports and corrections of any year are still billed. After the last due
+date the final statement settles the final contract year (MG pro rata to the periods
+ended in full when terminated; a year already settled by its true-up keeps its MG, so the
+guarantee is billed exactly once); then the deal is terminated or completed.
+
+Runs before `year-books`: the final statement on terminate at once (the current year's MG
+pro rata to the periods ended, minus what the year already covers; patch mg-settled-once
+counts a closed year's true-up), and completion at the term end.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from temporalio import workflow
 
-from domain.deal_state import Stage, Statement
+from domain.deal_state import PeriodRecord, Stage, Statement, WindDown
+from domain.durations import parse_duration
 from domain.royalty import Amounts, open_year, to_cents
+from domain.schedule import report_due
+from workflows.deal.books import YearBooks
+from workflows.deal.periods import Periods
 from workflows.deal.run import DealRun
 from workflows.patches import MG_SETTLED_ONCE
 
 
 class Endings:
-    """Final statement, notifications and audit when the deal reaches a final stage."""
+    """Final accounting, notifications and audit when the deal reaches a final stage."""
 
-    def __init__(self, run: DealRun) -> None:
+    def __init__(self, run: DealRun, periods: Periods) -> None:
         self._run = run
+        self._periods = periods
 
     async def terminate(self) -> None:
         run, state = self._run, self._run.state
         request = state.termination
         assert request is not None
-        if state.launched_at is not None:
+        books = run.year_books and state.launched_at is not None
+        if state.launched_at is not None and not books:
             await run.calls.issue(self._final_statement(), {"reason": request.reason})
         if state.partner_contact is not None:
             await run.calls.notify(
@@ -38,9 +53,86 @@ class Endings:
                 f"Deal {run.req.title} was terminated: {request.reason}",
                 "terminated",
             )
+        if books:
+            await self._wind_down("terminated", request.reason, request.requested_by)
         await self.finish(Stage.TERMINATED, request.reason, by=request.requested_by)
 
+    async def complete(self) -> None:
+        """The term ended without renewal: final accounting (year books), then completed."""
+        if self._run.year_books and self._run.state.launched_at is not None:
+            await self._wind_down("expired", "term ended", None)
+        await self.finish(Stage.COMPLETED, "term ended")
+
+    async def _wind_down(
+        self, kind: Literal["terminated", "expired"], reason: str, by: str | None
+    ) -> None:
+        run, state, periods = self._run, self._run.state, self._periods
+        periods.winding_down = True
+        if state.wind_down is None:
+            now = workflow.now()
+            end = now if kind == "terminated" else self._term_end(now)
+            if kind == "terminated":
+                self._cut_short(now)
+            self._add_sell_off(end)
+            state.wind_down = WindDown(
+                kind=kind, at=end, final_year=run.contract_year(), reason=reason, by=by
+            )
+            state.term_periods = max(state.periods, default=state.term_periods)
+            state.next_period = state.term_periods + 1
+            last_due = max((p.report_due_at for p in state.periods.values()), default=now)
+            await run.enter(
+                Stage.WINDING_DOWN,
+                f"{kind}: reports accepted until {last_due.isoformat()}",
+                by=by,
+            )
+        for record in sorted(state.periods.values(), key=lambda p: p.period):
+            if record.status != "open":
+                continue
+            await periods.wait_until(lambda: False, record.ends_at)
+            await periods.await_report(record.period)
+        await periods.apply_corrections()
+        assert isinstance(periods.money, YearBooks)
+        assert state.wind_down is not None
+        await periods.money.final_statement(state.wind_down)
+
+    def _term_end(self, now: datetime) -> datetime:
+        last = self._run.state.periods.get(self._run.state.term_periods)
+        return last.ends_at if last is not None else now
+
+    def _cut_short(self, now: datetime) -> None:
+        """The running period ends now; a period that has not started is dropped."""
+        state = self._run.state
+        grace = self._run.req.schedule.report_grace
+        for n, record in list(state.periods.items()):
+            if record.status != "open" or record.ends_at <= now:
+                continue
+            if record.starts_at >= now:
+                del state.periods[n]
+                continue
+            state.periods[n] = record.model_copy(
+                update={"ends_at": now, "report_due_at": report_due(now, grace), "kind": "partial"}
+            )
+            self._run.note("period_cut_short", detail=f"period {n} ends {now.isoformat()}")
+
+    def _add_sell_off(self, end: datetime) -> None:
+        run, state = self._run, self._run.state
+        sell_off = run.req.terms.sell_off
+        if sell_off is None:
+            return
+        n = max(state.periods, default=state.next_period - 1) + 1
+        ends = parse_duration(sell_off).add_to(end)
+        state.periods[n] = PeriodRecord(
+            period=n,
+            contract_year=run.contract_year(),
+            starts_at=end,
+            ends_at=ends,
+            report_due_at=report_due(ends, run.req.schedule.report_grace),
+            kind="sell_off",
+        )
+        run.note("sell_off", detail=f"period {n} until {ends.isoformat()}")
+
     def _final_statement(self) -> Statement:
+        """Runs before `year-books`: the final statement at termination."""
         run, state = self._run, self._run.state
         schedule, terms = run.req.schedule, run.req.terms
         year = run.contract_year()

@@ -2,7 +2,8 @@
 
 Rules: only the first settling event of the current envelope counts; a sales report is
 registered once per (period, version), a lower version than the latest is stale, and a
-newer version for a period already checked or missing is queued as a correction.
+newer version for a period already checked or missing (or, with year books, for a period of
+an earlier contract year) is queued as a correction.
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class DealEvents:
         run.note("report_received", detail=f"period {period} v{version}")
         record = state.periods.get(period)
         if record is None and period < state.next_period:
+            if run.year_books:
+                # a period of an earlier contract year: its year book re-bills it
+                if period not in state.corrections:
+                    state.corrections.append(period)
+                return
             run.note("report_ignored", detail=f"period {period} belongs to a closed year")
             return
         if record is not None and record.status in ("checked", "missing"):

@@ -1,7 +1,8 @@
 """Monitoring and maintenance, period after period: KPI reviews (scheduled or early),
 the contract-year close, renewal at term end, and continue-as-new at each year boundary.
 
-Rules: a review nobody decides continues the deal; a renewal nobody decides lets it
+Rules: a review nobody decides continues the deal; a notice of breach (compliance task)
+brings the review forward to the end of the current period; a renewal nobody decides lets it
 expire; `amend` replaces the plan as the next version; `terminate` ends the deal with its
 final statement. The run continues as new after each closed contract year (or earlier
 when Temporal suggests it), carrying the state object whole.
@@ -16,7 +17,6 @@ from domain.deal_activity_io import ReviewInput
 from domain.deal_messages import RENEWAL_DECISIONS, REVIEW_DECISIONS, TerminateInput
 from domain.deal_state import DealRunInput, Stage
 from domain.kpi import early_review_due
-from domain.royalty import open_year
 from domain.schedule import contract_year_of, is_review_period, is_year_end
 from domain.tasks import TaskKind
 from workflows.deal.periods import Periods
@@ -39,18 +39,17 @@ class Maintenance:
         while state.next_period <= state.term_periods:
             period = state.next_period
             year = contract_year_of(period, schedule.periods_per_year)
-            if state.ledger is None or state.ledger.contract_year != year:
-                state.ledger = open_year(year, run.req.terms)
+            self._periods.money.open_year(year)
             await self._periods.run_period(period)
             state.next_period = period + 1
-            early = early_review_due(state.kpi_history)
+            early = early_review_due(state.kpi_history) or state.breach_review
             if is_review_period(period, schedule.periods_per_review) or early:
                 await self._review(period, early=early)
             if is_year_end(period, schedule.periods_per_year):
                 # Reports received during the year-end review belong to the closing year.
                 if state.corrections and workflow.patched(CORRECTIONS_BEFORE_YEAR_CLOSE):
                     await self._periods.apply_corrections()
-                await self._periods.close_year()
+                await self._periods.money.close_year(year)
                 if period == state.term_periods:
                     await self._renewal(year)
                 if state.next_period <= state.term_periods:
@@ -62,6 +61,14 @@ class Maintenance:
         run, state = self._run, self._run.state
         await run.enter(Stage.MAINTENANCE, f"{'early ' if early else ''}review after {period}")
         record = state.periods[period]
+        if state.breach_review:
+            state.breach_review = False
+            await run.calls.notify(
+                state.partner_contact or run.owners()[0],
+                "notice_of_breach",
+                f"Notice of breach for {run.req.title}: unlicensed sales; the deal is reviewed",
+                f"breach-{period}",
+            )
         pack = await run.calls.compile_review(
             ReviewInput(
                 deal_id=run.req.deal_id,

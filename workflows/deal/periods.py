@@ -1,19 +1,20 @@
-"""Monitoring: reporting periods, sales checks, corrections and contract-year closing.
+"""Monitoring: reporting periods, sales checks, late reports and corrections.
 
 Rules:
 
 * Reports may arrive early (before the period ends); a period is checked at its end or as
   soon as the report arrives during the grace. Reminder at half the grace, then `missing`.
-* A late report for a `missing` period, or a higher version for a `checked` period of the
-  current contract year, is re-checked at the next wake-up of the workflow; a changed net
-  sales amount is booked as an adjustment statement `<deal>:y<year>:p<period>:v<version>`
-  through the year's royalty ledger. Reports for closed contract years are only noted.
+* A late report for a `missing` period, or a higher version for a `checked` period, is
+  re-checked at the next wake-up of the workflow and billed through the money books
+  (`workflows.deal.books`: any contract year until final accounting ends; runs before patch
+  `year-books`: `workflows.deal.ledger_v1`, current contract year only).
 * At the due date the stored reports are checked even when no signal arrived, so a report
   persisted by the API whose signal was lost is invoiced, not marked missing.
 * A period's outcome is decided from everything received: a report signalled while the
   due-date check ran (even in the same workflow task as its "not found" result) is checked
   again at once; if its row still cannot be read, the period is marked missing and the
   report re-checked at the next wake-up like a late report.
+* While waiting, compliance tasks are reminded and expired (`workflows.deal.compliance`).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from datetime import datetime, timedelta
 
 from temporalio import workflow
 
-from domain.deal_state import KpiStatus, PeriodRecord, YearSummary
-from domain.royalty import apply_period, close_year
+from domain.deal_state import KpiStatus, PeriodRecord
 from domain.schedule import contract_year_of, period_end, period_start, report_due
+from workflows.deal.books import YearBooks
+from workflows.deal.ledger_v1 import LegacyLedger
 from workflows.deal.run import DealRun
 from workflows.patches import (
     CHECK_STORE_WHEN_UNSIGNALLED,
@@ -35,26 +37,38 @@ from workflows.patches import (
 
 
 class Periods:
-    """Run one period at a time; book statements through the contract-year ledger."""
+    """Run one period at a time; book its report through the money books."""
 
     def __init__(self, run: DealRun) -> None:
         self._run = run
+        self.compliance = run.compliance
+        self.money: YearBooks | LegacyLedger = (
+            YearBooks(run, self) if run.year_books else LegacyLedger(run, self)
+        )
+        self.winding_down = False
+        """Final accounting: waits go on although a termination was requested."""
 
     async def run_period(self, n: int) -> None:
         run, state = self._run, self._run.state
         schedule, launch = run.req.schedule, state.launched_at
         assert launch is not None
         ends = period_end(launch, schedule.period, n)
-        due = report_due(ends, schedule.report_grace)
         state.periods[n] = PeriodRecord(
             period=n,
             contract_year=contract_year_of(n, schedule.periods_per_year),
             starts_at=period_start(launch, schedule.period, n),
             ends_at=ends,
-            report_due_at=due,
+            report_due_at=report_due(ends, schedule.report_grace),
         )
         run.publisher.publish()
         await self.wait_until(lambda: False, ends)
+        await self.await_report(n)
+
+    async def await_report(self, n: int) -> None:
+        """After period n ended: reminder at half the grace, check, or `missing` when due."""
+        run, state = self._run, self._run.state
+        record = state.periods[n]
+        ends, due = record.ends_at, record.report_due_at
         if not await self.wait_until(lambda: state.has_report(n), ends + (due - ends) / 2):
             run.note("report_reminder", detail=f"period {n}")
             await run.calls.notify(
@@ -69,11 +83,11 @@ class Periods:
         # is still found by the check at the due date.
         found = (
             signalled or workflow.patched(CHECK_STORE_WHEN_UNSIGNALLED)
-        ) and await self._check_period(n)
+        ) and await self.check_period(n)
         if not found and state.has_report(n) and workflow.patched(PERIOD_FROM_ALL_RECEIVED):
             # The report was stored and signalled while the check ran (its signal can land
             # in the same workflow task as the "not found" result): check the stored row.
-            found = await self._check_period(n)
+            found = await self.check_period(n)
         if found:
             if not signalled and not state.has_report(n):
                 run.note("report_found_unsignalled", detail=f"period {n}")
@@ -93,24 +107,22 @@ class Periods:
         run.note("report_missing", detail=f"period {n}")
         run.publisher.publish()
 
-    async def _check_period(self, n: int) -> bool:
-        """Check period n's latest report and invoice it; False when no report is stored."""
+    async def check_period(self, n: int) -> bool:
+        """Check period n's latest report and bill it; False when no report is stored."""
         run, state = self._run, self._run.state
         result = await run.calls.check(n)
         if not result.report_exists:
             run.note("report_not_found", detail=f"period {n}")
             return False
-        record, ledger = state.periods[n], state.ledger
-        assert ledger is not None
-        state.ledger, charge = apply_period(
-            ledger, result.check.net_sales, run.req.terms, record.contract_year, run.decimals
-        )
+        record = state.periods[n]
+        statement, detail, earned, unlicensed = self.money.book_first(record, result)
         state.periods[n] = record.model_copy(
             update={
                 "status": "checked",
                 "net_sales": result.check.net_sales,
                 "unlicensed_net_sales": result.check.unlicensed_net_sales,
-                "royalty_earned": charge.royalty_earned,
+                "royalty_earned": earned,
+                "unlicensed_royalty": unlicensed,
                 "kpi_status": result.kpi_status,
                 "report_version": result.version,
             }
@@ -123,113 +135,46 @@ class Periods:
         if record.status != "missing":
             state.kpi_history.append(result.kpi_status)
         state.kpi_status = result.kpi_status
-        await run.calls.issue(
-            run.statement(
-                f"y{record.contract_year}:p{n}", "period", record.contract_year, charge, period=n
-            ),
-            {"report_version": result.version, "earned_to_date": str(charge.earned_to_date)},
-        )
-        if result.check.unlicensed_lines:
-            run.note(
-                "unlicensed_sales",
-                detail=f"period {n}: {result.check.unlicensed_net_sales} outside the scope",
-            )
-            await run.calls.notify(
-                run.owners()[0],
-                "unlicensed_sales",
-                f"Unlicensed sales in period {n}: {result.check.unlicensed_net_sales}",
-                f"unlicensed-{n}-v{result.version}",
-            )
+        await run.calls.issue(statement, detail)
+        await self.compliance.unlicensed(n, result)
         run.note("period_checked", detail=f"period {n}: {result.kpi_status.value}")
         run.publisher.publish()
         return True
 
     async def apply_corrections(self) -> None:
-        run, state = self._run, self._run.state
-        while state.corrections:
-            n = state.corrections.pop(0)
-            record = state.periods.get(n)
-            if record is None or state.ledger is None:
-                continue
-            if record.contract_year != state.ledger.contract_year:
-                run.note("correction_ignored", detail=f"period {n}: contract year closed")
-                continue
-            if record.status == "missing":
-                await self._check_period(n)
-                continue
-            await self._adjust(record)
-
-    async def _adjust(self, record: PeriodRecord) -> None:
-        run, state = self._run, self._run.state
-        result = await run.calls.check(record.period)
-        if not result.report_exists or result.version == record.report_version:
-            return
-        delta = result.check.net_sales - record.net_sales
-        ledger = state.ledger
-        assert ledger is not None
-        state.periods[record.period] = record.model_copy(
-            update={
-                "net_sales": result.check.net_sales,
-                "unlicensed_net_sales": result.check.unlicensed_net_sales,
-                "kpi_status": result.kpi_status,
-                "report_version": result.version,
-            }
-        )
-        if delta == 0:
-            run.note("correction_no_change", detail=f"period {record.period} v{result.version}")
-            return
-        state.ledger, charge = apply_period(
-            ledger, delta, run.req.terms, record.contract_year, run.decimals
-        )
-        state.periods[record.period] = state.periods[record.period].model_copy(
-            update={"royalty_earned": record.royalty_earned + charge.royalty_earned}
-        )
-        year, period = record.contract_year, record.period
-        await run.calls.issue(
-            run.statement(
-                f"y{year}:p{period}:v{result.version}", "period", year, charge, period=period
-            ),
-            {"adjustment": True, "report_version": result.version},
-        )
-        run.note("correction_applied", detail=f"period {record.period}: {delta:+}")
-
-    async def close_year(self) -> None:
-        run, state = self._run, self._run.state
-        ledger = state.ledger
-        assert ledger is not None
-        true_up = close_year(ledger, run.req.terms, run.decimals)
-        year = ledger.contract_year
-        await run.calls.issue(
-            run.statement(f"y{year}:true-up", "true_up", year, true_up.amounts()),
-            {"invoiced": str(true_up.invoiced), "advance_credit": str(true_up.advance_credit)},
-        )
-        state.years.append(
-            YearSummary(
-                contract_year=year,
-                net_sales=true_up.ytd_net_sales,
-                royalty_earned=true_up.earned,
-                invoiced=true_up.invoiced,
-                true_up=true_up.amount_due,
-            )
-        )
-        run.note("year_closed", detail=f"year {year}: true-up {true_up.amount_due}")
+        await self.money.apply_corrections()
 
     async def wait_until(self, cond: Callable[[], bool], deadline: datetime) -> bool:
-        """Wait for `cond()` until `deadline`, applying report corrections meanwhile."""
+        """Wait for `cond()` until `deadline`, applying report corrections meanwhile (and,
+        with year books, reminding and expiring compliance tasks)."""
         run, state = self._run, self._run.state
+
+        def interrupted() -> bool:
+            return state.termination is not None and not self.winding_down
+
         while True:
-            run.raise_if_terminating()
+            if not self.winding_down:
+                run.raise_if_terminating()
             await self.apply_corrections()
+            if run.year_books:
+                await self.compliance.sweep()
             if cond():
                 return True
-            remaining = deadline - workflow.now()
-            if remaining <= timedelta(0):
+            now = workflow.now()
+            if deadline - now <= timedelta(0):
                 return False
+            wake = deadline
+            moment = self.compliance.next_deadline() if run.year_books else None
+            if moment is not None and now < moment < deadline:
+                wake = moment
             try:
                 await workflow.wait_condition(
-                    lambda: cond() or state.termination is not None or bool(state.corrections),
-                    timeout=remaining,
+                    lambda: cond() or interrupted() or bool(state.corrections),
+                    timeout=wake - now,
                 )
             except TimeoutError:
-                run.raise_if_terminating()
+                if wake < deadline:
+                    continue
+                if not self.winding_down:
+                    run.raise_if_terminating()
                 return cond()

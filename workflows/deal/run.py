@@ -16,14 +16,16 @@ from domain.deal_state import (
     Statement,
     StatementKind,
 )
+from domain.durations import parse_duration
 from domain.royalty import Amounts
 from workflows.deal.calls import DealCalls
+from workflows.deal.compliance import Compliance
 from workflows.deal.incidents import Incidents
 from workflows.deal.publishing import Publisher
 from workflows.deal.stops import Terminated
 from workflows.deal.task_waits import TaskWaits
 from workflows.human_tasks import TaskBoard
-from workflows.patches import CURRENCY_MINOR_UNITS
+from workflows.patches import CURRENCY_MINOR_UNITS, YEAR_BOOKS
 
 
 class DealRun:
@@ -39,7 +41,10 @@ class DealRun:
         self.publisher = Publisher(self)
         self.waits = TaskWaits(self)
         self.incidents = Incidents(self)
+        self.compliance = Compliance(self)
         self._decimals: int | None = None
+        self.year_books = workflow.patched(YEAR_BOOKS)
+        """Money by contract-year books (asked once, when the run starts)."""
 
     # ---- derived values --------------------------------------------------------------
 
@@ -94,15 +99,23 @@ class DealRun:
         period: int | None = None,
     ) -> Statement:
         """A statement `<deal>:<key>` of `kind` issued now in the deal's currency, every
-        amount at the currency's minor unit."""
+        amount at the currency's minor unit, due after the deal's payment terms. A negative
+        amount is a credit note whatever the event."""
         money = amounts.model_dump(include=set(Amounts.model_fields))
+        now = workflow.now()
+        due_at = None
+        if self.year_books:
+            due_at = parse_duration(self.req.terms.payment_terms).add_to(now)
+            if amounts.amount_due < 0:
+                kind = "credit_note"
         return Statement(
             statement_id=f"{self.req.deal_id}:{key}",
             kind=kind,
             contract_year=year,
             period=period,
             currency=self.req.terms.currency,
-            issued_at=workflow.now(),
+            issued_at=now,
+            due_at=due_at,
             **{name: to_minor(value, self.decimals) for name, value in money.items()},
         )
 
