@@ -11,6 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain import errors
 from domain.approval import ScreeningSettings
+from domain.bounds import RECORDED
 from domain.deal import canonical_request_hash
 from domain.deal_activity_io import (
     DealReadModelInput,
@@ -90,7 +91,7 @@ class DealActivities:
             raise ApplicationError(
                 f"partner {inp.partner_id} not found", type=errors.NOT_FOUND, non_retryable=True
             )
-        return PartnerProfile.model_validate(row)
+        return PartnerProfile.model_validate(row, context=RECORDED)
 
     @activity.defn
     async def check_sales(self, inp: SalesCheckInput) -> SalesCheckResult:
@@ -98,7 +99,7 @@ class DealActivities:
         row = await sales.latest(self._pool, inp.deal_id, inp.period)
         if row is None:
             return SalesCheckResult(period=inp.period, report_exists=False)
-        lines = [SalesLine.model_validate(line) for line in row["lines"]]
+        lines = [SalesLine.model_validate(line, context=RECORDED) for line in row["lines"]]
         check = check_sales(lines, inp.scope)
         statuses = [kpi_status(kpi_actual(check, kpi), kpi) for kpi in inp.kpis]
         return SalesCheckResult(
@@ -135,7 +136,9 @@ class DealActivities:
         trend = [p.kpi_status for p in inp.periods]
         profile_row = await partners.get(self._pool, inp.partner_id)
         evaluation = (
-            weighted_score(PartnerProfile.model_validate(profile_row), ScreeningSettings())
+            weighted_score(
+                PartnerProfile.model_validate(profile_row, context=RECORDED), ScreeningSettings()
+            )
             if profile_row
             else 0.0
         )

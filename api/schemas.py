@@ -180,7 +180,10 @@ class SalesReportAccepted(BaseModel):
     deal_id: str
     period: int
     version: int
-    status: Literal["accepted", "duplicate"]
+    status: Literal["accepted", "late", "adjustment", "duplicate"]
+    """What happens to the report: `accepted` (checked when its period ends), `late` (the
+    period was marked missing; invoiced at once), `adjustment` (the period was billed or
+    its year settled: the difference is invoiced or credited), `duplicate` (nothing)."""
 
 
 class WebhookResult(BaseModel):

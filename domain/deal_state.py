@@ -296,3 +296,6 @@ class DealState(Model):
     next_period: int | None = None
     health: Literal["ok", "blocked"] = "ok"
     incident: str | None = None
+    year_books: bool = False
+    """Money by contract-year books: late reports and corrections of any year are billed."""
+    wind_down: WindDown | None = None

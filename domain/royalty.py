@@ -1,6 +1,11 @@
 """Royalty math per contract year: tiered earned royalty, advance, minimum guarantee, true-up.
 
-Rule (one pool per contract year, no carry-over between years):
+Deals use the contract-year books at the end of this module (patch `year-books`): every
+money event recomputes its year and bills the difference, credit notes included. The
+running ledger described first (`open_year`, `apply_period`, `close_year`) is kept for runs
+started before that patch, which replay it unchanged.
+
+Running-ledger rule (one pool per contract year, no carry-over between years):
 
 * E(t): earned royalty on contract-year-to-date net sales, tiers being marginal bands
   (`earned_royalty`).

@@ -13,6 +13,7 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
+from domain.bounds import RECORDED
 from domain.deal_messages import SalesReportReceived
 from domain.ids import deal_workflow_id
 from domain.sales import SalesReport
@@ -47,5 +48,6 @@ def report_of(row: dict[str, Any]) -> SalesReport:
             "lines": row["lines"],
             "correction": row["correction"],
             "reason": row["reason"],
-        }
+        },
+        context=RECORDED,
     )

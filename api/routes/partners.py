@@ -10,6 +10,7 @@ from api.auth import require_role
 from api.deps import Caller, Svc, write_audit
 from api.params import ID_PATTERN
 from api.problems import conflict, forbidden, not_found
+from domain.bounds import RECORDED
 from domain.common import Identifier
 from domain.partner import PartnerProfile
 from store import partners
@@ -39,4 +40,4 @@ async def get_partner(partner_id: PartnerId, svc: Svc, who: Caller) -> PartnerPr
     stored = await partners.get(svc.pool, partner_id)
     if stored is None:
         raise not_found(f"partner {partner_id} does not exist")
-    return PartnerProfile.model_validate(stored)
+    return PartnerProfile.model_validate(stored, context=RECORDED)  # stored: as it was

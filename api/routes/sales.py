@@ -16,7 +16,7 @@ from api.problems import conflict, invalid
 from api.schemas import SalesReportAccepted
 from api.workflow_errors import problem_from_temporal
 from domain.currency import check_minor_unit
-from domain.deal_state import TERMINAL_STAGES
+from domain.deal_state import TERMINAL_STAGES, DealState
 from domain.sales import SalesReport
 from licenseflow.report_signals import signal_stored_report
 from store import sales
@@ -55,6 +55,11 @@ async def submit_sales_report(
         raise invalid("body.period", f"the deal has {state.term_periods} periods")
     if state.request is not None:
         _check_minor_units(body, state.request.terms.currency)
+    if _in_closed_year(state, body.period) and not state.year_books:
+        raise conflict(
+            f"period {body.period} belongs to a closed contract year; this deal started before"
+            " year books and adjusts closed years only from its next contract year"
+        )
     digest = report_hash(body)
     latest = await sales.latest(svc.pool, deal_id, body.period)
     if latest is not None and latest["body_hash"] == digest:
@@ -104,7 +109,7 @@ async def submit_sales_report(
             )
         raise conflict(f"period {body.period} changed meanwhile; fetch and retry")
     await _signal(svc, deal_id, report_id, version, body)
-    return _accepted(report_id, deal_id, body.period, version, "accepted")
+    return _accepted(report_id, deal_id, body.period, version, _what_happens(state, body.period))
 
 
 async def _signal(
@@ -133,7 +138,25 @@ def _check_minor_units(body: SalesReport, currency: str) -> None:
                 raise invalid(f"body.lines.{index}.{name}", str(exc)) from None
 
 
-ReportOutcome = Literal["accepted", "duplicate"]
+ReportOutcome = Literal["accepted", "late", "adjustment", "duplicate"]
+
+
+def _in_closed_year(state: DealState, period: int) -> bool:
+    """The period is no longer listed: its contract year closed in an earlier run."""
+    listed = any(p.period == period for p in state.periods)
+    return not listed and state.next_period is not None and period < state.next_period
+
+
+def _what_happens(state: DealState, period: int) -> ReportOutcome:
+    """`accepted`: checked when its period ends (or at once in the grace); `late`: the period
+    was marked missing, the report is invoiced at once; `adjustment`: the period was billed
+    already (or its year closed), the difference is invoiced or credited."""
+    record = next((p for p in state.periods if p.period == period), None)
+    if record is None:
+        return "adjustment" if _in_closed_year(state, period) else "accepted"
+    if record.status == "missing":
+        return "late"
+    return "adjustment" if record.status == "checked" else "accepted"
 
 
 def _accepted(

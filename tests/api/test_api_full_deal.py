@@ -100,7 +100,9 @@ async def test_deal_from_creation_to_completion(real_api: Api) -> None:
         ("period", 1),
         ("period", 2),
         ("true_up", None),
+        ("final", None),  # after final accounting (expiry: nothing more owed)
     ]
+    assert statements[-1]["amount_due"] == "0.00"
     assert statements[0]["net_sales"] == "50000.00"
 
     audit = (await api.http.get(f"/v1/deals/{deal_id}/audit", headers=owner)).json()

@@ -148,9 +148,13 @@ class YearBooks:
         run.note("year_closed", detail=f"year {year}: true-up {summary.amount_due}")
 
     async def final_statement(self, wind: WindDown) -> None:
-        """After the last due date: settle the final year (MG pro rata when terminated)."""
+        """After the last due date: an earlier year still open (terminated in its last
+        period's grace) gets its true-up; the final year is settled by the final statement
+        (MG pro rata when terminated)."""
         run, state = self._run, self._run.state
         year, terms = wind.final_year, run.req.terms
+        for earlier in sorted(y for y, b in state.books.items() if y < year and not b.settled):
+            await self.close_year(earlier)
         self.open_year(year)
         book = state.books[year]
         guarantee = book.guarantee

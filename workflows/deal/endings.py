@@ -25,7 +25,7 @@ from temporalio import workflow
 from domain.deal_state import PeriodRecord, Stage, Statement, WindDown
 from domain.durations import parse_duration
 from domain.royalty import Amounts, open_year, to_cents
-from domain.schedule import report_due
+from domain.schedule import contract_year_of, period_end, period_start, report_due
 from workflows.deal.books import YearBooks
 from workflows.deal.periods import Periods
 from workflows.deal.run import DealRun
@@ -100,9 +100,24 @@ class Endings:
         return last.ends_at if last is not None else now
 
     def _cut_short(self, now: datetime) -> None:
-        """The running period ends now; a period that has not started is dropped."""
-        state = self._run.state
-        grace = self._run.req.schedule.report_grace
+        """The running period ends now (listed even when the previous one is still in its
+        grace); a period that has not started is dropped."""
+        run, state = self._run, self._run.state
+        schedule, launch = run.req.schedule, state.launched_at
+        grace = schedule.report_grace
+        running = max(state.periods, default=0) + 1
+        if launch is not None and running <= state.term_periods:
+            starts = period_start(launch, schedule.period, running)
+            if starts < now:
+                state.periods[running] = PeriodRecord(
+                    period=running,
+                    contract_year=contract_year_of(running, schedule.periods_per_year),
+                    starts_at=starts,
+                    ends_at=period_end(launch, schedule.period, running),
+                    report_due_at=report_due(now, grace),
+                )
+                if isinstance(self._periods.money, YearBooks):
+                    self._periods.money.open_year(state.periods[running].contract_year)
         for n, record in list(state.periods.items()):
             if record.status != "open" or record.ends_at <= now:
                 continue

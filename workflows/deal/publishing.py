@@ -98,4 +98,6 @@ class Publisher:
             next_period=state.next_period,
             health=state.health,
             incident=state.incident,
+            year_books=self._run.year_books,
+            wind_down=state.wind_down,
         )
