@@ -23,6 +23,7 @@ from deal_helpers import (
     line,
     open_task,
     outcome_of,
+    replay_and_record_runs,
     report_after_period_end,
     schedule,
     skip_to,
@@ -31,10 +32,22 @@ from deal_helpers import (
     wait_state,
 )
 from temporalio.testing import WorkflowEnvironment
+from workflow_helpers import track
 
 from domain.deal import RoyaltyTier, Terms, UnlicensedPolicy
 from domain.deal_messages import TerminateInput
-from domain.deal_state import DealState, Stage
+from domain.deal_state import (
+    DealRunInput,
+    DealState,
+    DealWorkflowState,
+    PeriodRecord,
+    ReportKey,
+    Stage,
+    YearSummary,
+)
+from domain.ids import deal_workflow_id
+from domain.royalty import ContractYearLedger
+from domain.schedule import period_end, period_start
 from domain.tasks import TaskKind
 from store import notifications, statements
 from workflows.licensing_deal import LicensingDealWorkflow
@@ -117,6 +130,7 @@ async def test_a_report_in_its_grace_after_a_termination_is_still_invoiced(
         n for n in await notifications.for_deal(pool, deal_id) if n["kind"] == "report_reminder"
     ]
     assert {n["recipient"] for n in reminders} == {PARTNER_CONTACT}
+    await replay_and_record_runs(env.client, deal_id, {"money_grace_termination": ""})
 
 
 async def test_expiry_with_a_sell_off_accepts_late_and_sell_off_reports(
@@ -157,6 +171,7 @@ async def test_expiry_with_a_sell_off_accepts_late_and_sell_off_reports(
     assert [(y.contract_year, y.royalty_earned) for y in outcome.years] == [
         (1, Decimal("80000.00"))
     ]
+    await replay_and_record_runs(env.client, deal_id, {"money_sell_off": ""})
 
 
 async def test_a_downward_correction_and_net_returns_issue_credit_notes(
@@ -309,3 +324,78 @@ async def test_terminated_in_the_grace_of_a_year_end_settles_that_year_then_the_
         "y1:true-up": ("true_up", Decimal("28000.00")),
         "final": ("final", Decimal("0.00")),
     }
+
+
+async def test_a_run_continued_from_the_running_ledger_converts_to_year_books(
+    time_worker: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> None:
+    """A deal whose year 1 ran before year books (running ledger, year summary) continues
+    as new: its next run books year 1 from the carried periods, so an audit correction of
+    year 1 is billed (before: noted as `contract year closed`)."""
+    env, client = time_worker, time_worker.client
+    request = deal_request(schedule=schedule(term_periods=8, periods_per_review=8))
+    now = await env.get_current_time()
+    launched = now - timedelta(days=365) + timedelta(hours=1)
+    sched = request.schedule
+    records = {
+        n: PeriodRecord(
+            period=n,
+            contract_year=1,
+            starts_at=period_start(launched, sched.period, n),
+            ends_at=period_end(launched, sched.period, n),
+            report_due_at=period_end(launched, sched.period, n) + timedelta(days=15),
+            status="checked",
+            net_sales=Decimal("200000"),
+            report_version=1,
+        )
+        for n in (1, 2, 3, 4)
+    }
+    # the running ledger of year 1 (4 x 200k): 70,000 earned and invoiced, no true-up
+    carry = DealWorkflowState(
+        stage=Stage.MONITORING,
+        plan=request.plan,
+        partner_id="acme",
+        partner_contact=PARTNER_CONTACT,
+        launched_at=launched,
+        term_periods=8,
+        next_period=5,
+        ledger=ContractYearLedger(
+            contract_year=1,
+            ytd_net_sales=Decimal("800000"),
+            earned=Decimal("70000"),
+            invoiced=Decimal("70000"),
+            advance_credit=Decimal("20000"),
+        ),
+        periods=records,
+        years=[
+            YearSummary(
+                contract_year=1,
+                net_sales=Decimal("800000"),
+                royalty_earned=Decimal("70000"),
+                invoiced=Decimal("70000"),
+                true_up=Decimal("0"),
+            )
+        ],
+        reports=[ReportKey(period=n, version=1) for n in (1, 2, 3, 4)],
+        run=2,
+    )
+    track(client, deal_workflow_id(request.deal_id))
+    await client.start_workflow(
+        LicensingDealWorkflow.run,
+        DealRunInput(request=request, carry=carry),
+        id=deal_workflow_id(request.deal_id),
+        task_queue=task_queue,
+    )
+    state = await wait_state(client, request.deal_id, lambda s: 5 in [p.period for p in s.periods])
+    assert state.year_books and [y.contract_year for y in state.years] == [1]
+
+    await submit_report(pool, client, request.deal_id, 2, [line("500000")], version=2)
+    await wait_state(
+        client,
+        request.deal_id,
+        lambda s: any(x.statement_id.endswith(":y1:p2:v2") for x in s.statements),
+    )
+    billed = await issued(pool, request.deal_id)
+    # 1.1M earn 40,000 + 60,000 = 100,000: 30,000 more than the 70,000 already billed
+    assert billed == {"y1:p2:v2": ("adjustment", Decimal("30000.00"))}
+    await latest(client, request.deal_id).terminate("test over")
