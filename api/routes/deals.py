@@ -197,7 +197,8 @@ async def get_deal(deal_id: DealId, svc: Svc, who: Caller) -> DealView:
 async def terminate_deal(
     deal_id: DealId, body: TerminateBody, request: Request, svc: Svc, who: Caller
 ) -> DealState:
-    """End the deal early (its owner, or an admin)."""
+    """End the deal early (its owner, or an admin). A launched deal answers `winding_down`:
+    final accounting (the last reports, then the final statement) ends it `terminated`."""
     access = await deal_access(svc, deal_id)
     require_steer(who, access)
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))

@@ -16,6 +16,7 @@ from deal_helpers import (
     launch,
     line,
     open_task,
+    outcome_of,
     schedule,
     skip_to,
     start_deal,
@@ -118,7 +119,7 @@ async def test_terminate_on_an_incident_ends_the_deal_with_its_final_statement(
         )
         # final accounting checks period 1 again: with the data fixed it completes (broken
         # for good, it would park again, offering retry)
-        outcome = await latest(env.client, deal_id).result()
+        outcome = await outcome_of(env, deal_id)
         assert (outcome.stage, outcome.reason) == (Stage.TERMINATED, "licensee gone")
         issued = {r["statement_id"]: r for r in await statements.for_deal(pool, deal_id)}
         assert f"{deal_id}:final" in issued

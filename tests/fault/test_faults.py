@@ -42,7 +42,8 @@ RETRYABLE = {502, 503, 504}
 def reference_statements(periods: int, per_year: int) -> dict[str, Decimal]:
     """The statements the terms call for, computed from first principles: tiers 8% up to
     500k then 10% on contract-year-to-date net sales, advance 20k paid at signing and
-    credited to year 1, minimum guarantee 60k per year settled by a year-end true-up."""
+    credited to year 1, minimum guarantee 60k per year settled by a year-end true-up; the
+    final statement after final accounting owes nothing more."""
     expected: dict[str, Decimal] = {}
     for year in range(1, periods // per_year + 1):
         ytd, billed = Decimal(0), ADVANCE if year == 1 else Decimal(0)
@@ -55,6 +56,7 @@ def reference_statements(periods: int, per_year: int) -> dict[str, Decimal]:
             expected[f"y{year}:p{n}"] = max(Decimal(0), owed - billed)
             billed = max(billed, owed)
         expected[f"y{year}:true-up"] = max(Decimal(0), MG - billed)
+    expected["final"] = Decimal(0)  # at expiry every year is settled already
     return expected
 
 
