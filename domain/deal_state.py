@@ -144,6 +144,9 @@ class DealWorkflowState(Model):
     """Every contract year's book (patch `year-books`), kept until final accounting ends so
     a late report or a correction for any year is billed or credited."""
     wind_down: WindDown | None = None
+    unstored: list[str] = Field(default_factory=list)
+    """Statements made but not yet stored (their activity was interrupted, e.g. parked on
+    an incident when a termination came): issued again before the final statement."""
     breach_review: bool = False
     """A notice of breach was given: an early review follows the current period."""
     periods: dict[int, PeriodRecord] = Field(default_factory=dict)
@@ -298,4 +301,6 @@ class DealState(Model):
     incident: str | None = None
     year_books: bool = False
     """Money by contract-year books: late reports and corrections of any year are billed."""
+    first_booked_year: int | None = None
+    """The earliest contract year with a book (years before it closed before year books)."""
     wind_down: WindDown | None = None

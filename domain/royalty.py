@@ -335,12 +335,17 @@ def book_from_legacy(
     periods: dict[int, BookedPeriod],
     billed: Decimal,
     settled: bool,
+    decimals: int = 2,
 ) -> YearBook:
-    """A year booked by a run before `year-books` (its ledger or closed-year summary)."""
+    """A year booked by a run before `year-books` (its ledger or closed-year summary).
+
+    Those runs never charged unlicensed sales: the unlicensed royalty of the periods booked
+    here counts as billed, so only a later change of those figures is charged."""
     book = open_book(contract_year, terms)
     guarantee = (
         max(book.advance_credit, terms.minimum_guarantee_per_year) if settled else book.guarantee
     )
-    return book.model_copy(
-        update={"periods": periods, "billed": billed, "guarantee": guarantee, "settled": settled}
-    )
+    book = book.model_copy(update={"periods": periods, "guarantee": guarantee, "settled": settled})
+    uncharged = year_owed(book, terms, decimals).unlicensed_royalty
+    # billed at the minor unit (runs before currency-minor-units billed yen in cents)
+    return book.model_copy(update={"billed": to_cents(billed, decimals) + uncharged})

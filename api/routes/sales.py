@@ -18,6 +18,7 @@ from api.workflow_errors import problem_from_temporal
 from domain.currency import check_minor_unit
 from domain.deal_state import TERMINAL_STAGES, DealState
 from domain.sales import SalesReport
+from domain.schedule import contract_year_of
 from licenseflow.report_signals import signal_stored_report
 from store import sales
 
@@ -51,15 +52,11 @@ async def submit_sales_report(
     require_partner_of(who, access_from_state(state))
     if state.stage in TERMINAL_STAGES:
         raise conflict(f"deal {deal_id} is {state.stage.value}; it takes no more reports")
-    if body.period > state.term_periods:
-        raise invalid("body.period", f"the deal has {state.term_periods} periods")
+    if body.period > _last_reportable(state):
+        raise invalid("body.period", f"the deal has {_last_reportable(state)} periods to report")
     if state.request is not None:
         _check_minor_units(body, state.request.terms.currency)
-    if _in_closed_year(state, body.period) and not state.year_books:
-        raise conflict(
-            f"period {body.period} belongs to a closed contract year; this deal started before"
-            " year books and adjusts closed years only from its next contract year"
-        )
+    _check_year_adjustable(state, body.period)
     digest = report_hash(body)
     latest = await sales.latest(svc.pool, deal_id, body.period)
     if latest is not None and latest["body_hash"] == digest:
@@ -139,6 +136,40 @@ def _check_minor_units(body: SalesReport, currency: str) -> None:
 
 
 ReportOutcome = Literal["accepted", "late", "adjustment", "duplicate"]
+
+
+def _last_reportable(state: DealState) -> int:
+    """The term's last period, or its sell-off period (year books, before winding down)."""
+    terms = state.request.terms if state.request is not None else None
+    sell_off = state.year_books and state.wind_down is None and terms and terms.sell_off
+    return state.term_periods + (1 if sell_off else 0)
+
+
+def _year_of(state: DealState, period: int) -> int | None:
+    record = next((p for p in state.periods if p.period == period), None)
+    if record is not None:
+        return record.contract_year
+    if state.request is None:
+        return None
+    return contract_year_of(period, state.request.schedule.periods_per_year)
+
+
+def _check_year_adjustable(state: DealState, period: int) -> None:
+    """409 for a report the deal would not bill: a closed contract year of a deal started
+    before year books, or a year before the first year its books hold."""
+    year = _year_of(state, period)
+    if year is None or period >= (state.next_period or period + 1):
+        return
+    if not state.year_books and (_in_closed_year(state, period) or year < state.contract_year):
+        raise conflict(
+            f"period {period} belongs to a closed contract year; this deal started before"
+            " year books and adjusts closed years only from its next contract year"
+        )
+    if state.year_books and state.first_booked_year and year < state.first_booked_year:
+        raise conflict(
+            f"period {period} belongs to contract year {year}, closed before year books:"
+            " it can no longer be adjusted"
+        )
 
 
 def _in_closed_year(state: DealState, period: int) -> bool:

@@ -72,24 +72,34 @@ class YearBooks:
 
     async def apply_corrections(self) -> None:
         """Re-book every queued late report or correction, in any contract year."""
-        run, state = self._run, self._run.state
+        state = self._run.state
         while state.corrections:
             n = state.corrections.pop(0)
-            record = state.periods.get(n)
-            if record is not None and record.status == "open":
-                continue  # its own period flow checks it
-            if record is not None and record.status == "missing":
-                await self._periods.check_period(n)
-                continue
-            year = (
-                record.contract_year
-                if record is not None
-                else contract_year_of(n, run.req.schedule.periods_per_year)
-            )
-            if year not in state.books:
-                run.note("correction_ignored", detail=f"period {n}: year {year} has no book")
-                continue
-            await self._rebook(n, year, record)
+            try:
+                await self._apply_one(n)
+            except BaseException:
+                # interrupted (a termination while its activity was parked): keep it queued
+                if n not in state.corrections:
+                    state.corrections.insert(0, n)
+                raise
+
+    async def _apply_one(self, n: int) -> None:
+        run, state = self._run, self._run.state
+        record = state.periods.get(n)
+        if record is not None and record.status == "open":
+            return  # its own period flow checks it
+        if record is not None and record.status == "missing":
+            await self._periods.check_period(n)
+            return
+        year = (
+            record.contract_year
+            if record is not None
+            else contract_year_of(n, run.req.schedule.periods_per_year)
+        )
+        if year not in state.books:
+            run.note("correction_ignored", detail=f"period {n}: year {year} has no book")
+            return
+        await self._rebook(n, year, record)
 
     async def _rebook(self, n: int, year: int, record: PeriodRecord | None) -> None:
         run, state = self._run, self._run.state
@@ -230,7 +240,9 @@ class YearBooks:
             carried[p.contract_year] = carried.get(p.contract_year, 0) + 1
             if p.status == "checked":
                 booked.setdefault(p.contract_year, {})[p.period] = BookedPeriod(
-                    net_sales=p.net_sales, version=p.report_version
+                    net_sales=p.net_sales,
+                    unlicensed_net_sales=p.unlicensed_net_sales,
+                    version=p.report_version,
                 )
         for year in state.years:
             if carried.get(year.contract_year, 0) == per_year:
@@ -240,6 +252,7 @@ class YearBooks:
                     booked.get(year.contract_year, {}),
                     year.invoiced + year.true_up,
                     settled=True,
+                    decimals=run.decimals,
                 )
         ledger = state.ledger
         if ledger is not None and ledger.contract_year not in state.books:
@@ -249,5 +262,6 @@ class YearBooks:
                 booked.get(ledger.contract_year, {}),
                 ledger.invoiced,
                 settled=False,
+                decimals=run.decimals,
             )
         state.ledger = None

@@ -101,12 +101,29 @@ class DealCalls:
         )
 
     async def issue(self, statement: Statement, detail: dict[str, Any]) -> None:
-        self._run.state.statements.append(statement)
+        """Store a statement (once, by its id); until stored it is listed as unstored."""
+        state = self._run.state
+        state.statements.append(statement)
+        state.unstored.append(statement.statement_id)
+        await self._store(statement, detail)
+
+    async def issue_unstored(self) -> None:
+        """Store again every statement whose issue was interrupted (the insert is
+        idempotent by statement id)."""
+        state = self._run.state
+        for statement_id in list(state.unstored):
+            made = next(s for s in state.statements if s.statement_id == statement_id)
+            await self._store(made, {"reissued": True})
+
+    async def _store(self, statement: Statement, detail: dict[str, Any]) -> None:
         await self._call(
             DealActivities.issue_statement,
             IssueStatementInput(deal_id=self._run.req.deal_id, statement=statement, detail=detail),
             STORE,
         )
+        unstored = self._run.state.unstored
+        if statement.statement_id in unstored:
+            unstored.remove(statement.statement_id)
         self._run.note(
             "statement_issued", detail=f"{statement.statement_id}: {statement.amount_due}"
         )

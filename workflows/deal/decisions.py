@@ -56,7 +56,7 @@ class DealDecisions:
             # an incident can block the termination or the final steps themselves, and a
             # compliance finding outlives a termination: both stay decidable until the end
             self._check_live()
-        elif run.state.is_final():
+        elif task.kind is TaskKind.COMPLIANCE and run.state.is_final():
             raise refuse(f"deal is {run.state.stage.value}", errors.CONFLICT)
         if task is None:
             raise refuse(f"no task {inp.task_id}", errors.NOT_FOUND)

@@ -69,8 +69,14 @@ class Endings:
         run, state, periods = self._run, self._run.state, self._periods
         periods.winding_down = True
         if state.wind_down is None:
+            # decisions applied but not taken (a review decided as the termination came):
+            # moot now; their updates answer
+            for task_id in list(state.decisions):
+                run.note("decision_moot", detail=f"{task_id}: {kind}")
+            state.decisions.clear()
             now = workflow.now()
-            end = now if kind == "terminated" else self._term_end(now)
+            term_end = self._term_end(now)
+            end = min(now, term_end) if kind == "terminated" else term_end
             if kind == "terminated":
                 self._cut_short(now)
             self._add_sell_off(end)
@@ -85,19 +91,31 @@ class Endings:
                 f"{kind}: reports accepted until {last_due.isoformat()}",
                 by=by,
             )
+        await run.calls.issue_unstored()
         for record in sorted(state.periods.values(), key=lambda p: p.period):
             if record.status != "open":
                 continue
             await periods.wait_until(lambda: False, record.ends_at)
             await periods.await_report(record.period)
         await periods.apply_corrections()
+        await run.calls.issue_unstored()
         assert isinstance(periods.money, YearBooks)
         assert state.wind_down is not None
         await periods.money.final_statement(state.wind_down)
+        await self.drain()
+
+    async def drain(self) -> None:
+        """Bill reports that arrived while the last statements were issued (year books)."""
+        if self._run.year_books and self._run.state.launched_at is not None:
+            while self._run.state.corrections:
+                await self._periods.apply_corrections()
 
     def _term_end(self, now: datetime) -> datetime:
-        last = self._run.state.periods.get(self._run.state.term_periods)
-        return last.ends_at if last is not None else now
+        """When the licensed term ends (its last period's end); `now` when not known."""
+        state, schedule = self._run.state, self._run.req.schedule
+        if state.launched_at is None:
+            return now
+        return period_end(state.launched_at, schedule.period, state.term_periods)
 
     def _cut_short(self, now: datetime) -> None:
         """The running period ends now (listed even when the previous one is still in its
@@ -184,3 +202,5 @@ class Endings:
         await run.calls.audit(
             stage.value, by or "licenseflow", f"deal.{stage.value}", {"reason": reason}
         )
+        if stage is not Stage.CANCELLED:
+            await self.drain()

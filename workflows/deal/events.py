@@ -40,7 +40,7 @@ class DealEvents:
         if key in state.reports:
             run.note("report_duplicate_ignored", detail=f"period {period} v{version}")
             return
-        if period > state.term_periods:
+        if period > run.last_reportable_period():
             run.note("report_ignored", detail=f"period {period} is beyond the term")
             return
         latest = state.latest_report(period)

@@ -99,5 +99,6 @@ class Publisher:
             health=state.health,
             incident=state.incident,
             year_books=self._run.year_books,
+            first_booked_year=min(state.books, default=None),
             wind_down=state.wind_down,
         )

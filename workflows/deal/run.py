@@ -63,6 +63,13 @@ class DealRun:
             self._decimals = unit if unit == 2 or workflow.patched(CURRENCY_MINOR_UNITS) else 2
         return self._decimals
 
+    def last_reportable_period(self) -> int:
+        """The term's last period, or the sell-off period after it (year books: reports for
+        it are taken before final accounting starts, so a short sell-off is never missed)."""
+        state = self.state
+        sell_off = self.year_books and state.wind_down is None and self.req.terms.sell_off
+        return state.term_periods + (1 if sell_off else 0)
+
     def termination_by(self) -> str:
         termination = self.state.termination
         return termination.requested_by if termination else self.owners()[0]
