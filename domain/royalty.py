@@ -325,8 +325,9 @@ def pro_rata_guarantee(
     terms: Terms, ended_periods: int, periods_per_year: int, decimals: int = 2
 ) -> Decimal:
     """The minimum guarantee of a year cut short: MG x ended periods / periods per year."""
-    share = Decimal(min(ended_periods, periods_per_year)) / Decimal(periods_per_year)
-    return to_cents(terms.minimum_guarantee_per_year * share, decimals)
+    ended = Decimal(min(ended_periods, periods_per_year))
+    # multiply before dividing: MG x 1/3 would round 1.5 / 3 = 0.4999... down at a half unit
+    return to_cents(terms.minimum_guarantee_per_year * ended / periods_per_year, decimals)
 
 
 def book_from_legacy(
