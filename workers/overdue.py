@@ -8,7 +8,6 @@ notification's idempotency key (statement and reminder day) keeps a repeat harml
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -17,6 +16,7 @@ import structlog
 from store import notifications, overdue
 from store.overdue import Overdue
 from store.pool import Db, transaction
+from workers.periodic import every
 
 log = structlog.get_logger(__name__)
 
@@ -71,13 +71,7 @@ class OverdueReminders:
         self._batch = batch
 
     async def run_until(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("overdue.failed")  # e.g. database unreachable: next round
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+        await every(self._interval, stop, self.run_once, "overdue")
 
     async def run_once(self, now: datetime | None = None) -> int:
         """Remind every invoice due for it as of `now` (default: the clock); how many."""

@@ -8,7 +8,6 @@ signalled again (the deal ignores a second signal for the same version) and mark
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 import asyncpg
@@ -18,6 +17,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from licenseflow.report_signals import report_of, signal_stored_report
 from store import sales
+from workers.periodic import every
 
 log = structlog.get_logger(__name__)
 
@@ -41,13 +41,7 @@ class ReportReconciler:
         self._batch = batch
 
     async def run_until(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("reconcile.failed")  # e.g. database unreachable: next round
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._interval)
+        await every(self._interval, stop, self.run_once, "reconcile")
 
     async def run_once(self) -> int:
         """Signal one batch of unsignalled reports; how many were delivered."""

@@ -49,7 +49,35 @@ async def issued(pool: asyncpg.Pool, deal_id: str) -> dict[str, tuple[str, Decim
     }
 
 
-# ---- an incident opened after the deal reached its final stage can never be decided ----
+async def launched_with_p1_reported(
+    env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str
+) -> str:
+    """A one-year deal launched, its period 1 ended and reported at 300k; its id."""
+    request = deal_request(schedule=schedule(term_periods=4, periods_per_review=8))
+    await start_deal(env.client, request, task_queue)
+    await launch(env.client, request.deal_id)
+    state = await wait_state(env.client, request.deal_id, lambda s: bool(s.periods))
+    await skip_to(env, state.periods[0].ends_at + timedelta(seconds=1))
+    await submit_report(pool, env.client, request.deal_id, 1, [line("300000")])
+    return request.deal_id
+
+
+async def terminate_while_parked(
+    env: WorkflowEnvironment, deal_id: str, broken: list[bool]
+) -> None:
+    """Once the deal is parked on incident-1: the owner terminates, the fault is fixed, and
+    the deal ends terminated after its final accounting."""
+    await wait_state(env.client, deal_id, lambda s: open_task(s, "incident-1"))
+    await latest(env.client, deal_id).signal(
+        LicensingDealWorkflow.terminate_signal,
+        TerminateInput(requested_by=OWNER, reason="licensee gone"),
+    )
+    broken[0] = False
+    outcome = await outcome_of(env, deal_id)
+    assert outcome.stage is Stage.TERMINATED
+
+
+# ---- an incident opened after the deal reached its final stage can still be retried ----
 
 
 async def test_incident_in_finish_after_final_stage_can_be_retried(
@@ -97,7 +125,7 @@ async def test_incident_in_finish_after_final_stage_can_be_retried(
         assert outcome.stage is Stage.TERMINATED
 
 
-# ---- a statement parked on an incident is lost when the deal is terminated meanwhile ----
+# ---- a statement parked on an incident is issued although the deal was terminated ----
 
 
 async def test_statement_parked_then_terminated_is_not_lost(
@@ -118,27 +146,14 @@ async def test_statement_parked_then_terminated_is_not_lost(
         return await real.issue_statement(inp)
 
     async with deal_worker(env.client, pool, settings, task_queue, issue_statement):
-        request = deal_request(schedule=schedule(term_periods=4, periods_per_review=8))
-        deal_id = request.deal_id
-        await start_deal(env.client, request, task_queue)
-        await launch(env.client, deal_id)
-        state = await wait_state(env.client, deal_id, lambda s: bool(s.periods))
-        await skip_to(env, state.periods[0].ends_at + timedelta(seconds=1))
-        await submit_report(pool, env.client, deal_id, 1, [line("300000")])
-        await wait_state(env.client, deal_id, lambda s: open_task(s, "incident-1"))
-        await latest(env.client, deal_id).signal(
-            LicensingDealWorkflow.terminate_signal,
-            TerminateInput(requested_by=OWNER, reason="licensee gone"),
-        )
-        broken[0] = False
-        outcome = await outcome_of(env, deal_id)
-        assert outcome.stage is Stage.TERMINATED
+        deal_id = await launched_with_p1_reported(env, pool, task_queue)
+        await terminate_while_parked(env, deal_id, broken)
         billed = await issued(pool, deal_id)
         # 300k earn 24,000: 4,000 over the advance must be invoiced somewhere
         assert Decimal("20000") + sum(a for _, a in billed.values()) == Decimal("24000"), billed
 
 
-# ---- a correction whose check is parked is lost when the deal is terminated meanwhile ----
+# ---- a correction whose check is parked survives a termination ----
 
 
 async def test_correction_parked_then_terminated_is_not_lost(
@@ -159,30 +174,17 @@ async def test_correction_parked_then_terminated_is_not_lost(
         return await real.check_sales(inp)
 
     async with deal_worker(env.client, pool, settings, task_queue, check_sales):
-        request = deal_request(schedule=schedule(term_periods=4, periods_per_review=8))
-        deal_id = request.deal_id
-        await start_deal(env.client, request, task_queue)
-        await launch(env.client, deal_id)
-        state = await wait_state(env.client, deal_id, lambda s: bool(s.periods))
-        await skip_to(env, state.periods[0].ends_at + timedelta(seconds=1))
-        await submit_report(pool, env.client, deal_id, 1, [line("300000")])
+        deal_id = await launched_with_p1_reported(env, pool, task_queue)
         await wait_state(env.client, deal_id, lambda s: s.periods[0].status == "checked")
         broken[0] = True
         await submit_report(pool, env.client, deal_id, 1, [line("500000")], version=2)
-        await wait_state(env.client, deal_id, lambda s: open_task(s, "incident-1"))
-        await latest(env.client, deal_id).signal(
-            LicensingDealWorkflow.terminate_signal,
-            TerminateInput(requested_by=OWNER, reason="licensee gone"),
-        )
-        broken[0] = False
-        outcome = await outcome_of(env, deal_id)
-        assert outcome.stage is Stage.TERMINATED
+        await terminate_while_parked(env, deal_id, broken)
         billed = await issued(pool, deal_id)
         # v2: 500k earn 40,000 -> 20,000 over the advance in total (4,000 billed by v1)
         assert Decimal("20000") + sum(a for _, a in billed.values()) == Decimal("40000"), billed
 
 
-# ---- a correction received while the final statement is being issued is dropped -------
+# ---- a correction received while the final statement is issued is billed ----
 
 
 async def test_correction_during_final_statement_is_billed(
@@ -203,13 +205,7 @@ async def test_correction_during_final_statement_is_billed(
         return await real.issue_statement(inp)
 
     async with deal_worker(env.client, pool, settings, task_queue, issue_statement):
-        request = deal_request(schedule=schedule(term_periods=4, periods_per_review=8))
-        deal_id = request.deal_id
-        await start_deal(env.client, request, task_queue)
-        await launch(env.client, deal_id)
-        state = await wait_state(env.client, deal_id, lambda s: bool(s.periods))
-        await skip_to(env, state.periods[0].ends_at + timedelta(seconds=1))
-        await submit_report(pool, env.client, deal_id, 1, [line("300000")])
+        deal_id = await launched_with_p1_reported(env, pool, task_queue)
         await wait_state(env.client, deal_id, lambda s: s.periods[0].status == "checked")
         await latest(env.client, deal_id).signal(
             LicensingDealWorkflow.terminate_signal,
