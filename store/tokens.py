@@ -55,6 +55,20 @@ async def create_token(
     """Store a new token (or the given plaintext, for dev tokens) and return the plaintext."""
     validate_grant(roles, partner_id)
     token = token or TOKEN_PREFIX + secrets.token_urlsafe(32)
+    # the token's user joins the directory (roles merged) if needed
+    await db.execute(
+        """
+        INSERT INTO users (user_name, display_name, roles, partner_id)
+        VALUES ($1, $1, $2, $3)
+        ON CONFLICT (user_name) DO UPDATE SET
+            roles = ARRAY(SELECT DISTINCT r FROM unnest(users.roles || EXCLUDED.roles) r
+                          ORDER BY r),
+            partner_id = COALESCE(users.partner_id, EXCLUDED.partner_id)
+        """,
+        user,
+        sorted(set(roles)),
+        partner_id,
+    )
     await db.execute(
         """
         INSERT INTO api_tokens (token_id, token_hash, user_name, roles, partner_id)

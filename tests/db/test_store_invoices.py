@@ -223,7 +223,7 @@ async def test_migration_0005_backfills_older_statements(pg_base_url: str) -> No
             )
         finally:
             await conn.close()
-        assert await apply_migrations(url) == ["0005_invoices"]
+        assert (await apply_migrations(url))[0] == "0005_invoices"
         conn = await asyncpg.connect(url)
         try:
             rows = {
