@@ -42,3 +42,14 @@ class RespondersQuery(Model):
 
 class Responders(Model):
     users: list[str] = Field(default_factory=list)
+
+
+class PartnerUsersQuery(Model):
+    """Who is bound to a partner in the users directory (`store.users.partner_users`)."""
+
+    partner_id: str
+
+
+class PartnerUsers(Model):
+    users: list[str] = Field(default_factory=list)
+    """Every user bound to the partner, active or not (a disabled one stays conflicted)."""

@@ -94,6 +94,11 @@ class PartnerApprovalInput(Model):
     screening: ScreeningSettings = Field(default_factory=ScreeningSettings)
     decision_sla: IsoDuration = "P5D"
     version: int = 1
+    conflicted: list[str] = Field(default_factory=list)
+    """Who may not decide a step nor be delegated to (separation of duties): the deal
+    owner and every user bound to the partner, filled by the deal (patch
+    `partner-approval-v2`) from the users directory, so not bounded like people's input;
+    the requester is always excluded too."""
 
 
 class TrailEntry(Model):

@@ -16,6 +16,8 @@ __all__ = [
     "ApprovalOutcome",
     "ApprovalStatus",
     "ScreenPartnerInput",
+    "StorePartnerVersionInput",
+    "StoredPartnerVersion",
     "WithdrawInput",
 ]
 
@@ -45,3 +47,22 @@ class WithdrawInput(Model):
 
     requested_by: UserName
     reason: Text | None = None
+
+
+class StorePartnerVersionInput(Model):
+    """Input of the `store_partner_version` activity: a resubmitted profile, stored as the
+    partner's next version with the licensor's assessment kept (idempotent by key)."""
+
+    idempotency_key: str
+    deal_id: str
+    workflow_id: str
+    submitted_by: str
+    profile: PartnerProfile
+
+
+class StoredPartnerVersion(Model):
+    """The profile as stored (licensor's evaluation and risk flags, the new version), or,
+    when the partner is not stored in Postgres (`stored` false), the profile as given."""
+
+    profile: PartnerProfile
+    stored: bool = True

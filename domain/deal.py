@@ -232,6 +232,8 @@ class DealRequest(Model):
     licensor_signatory: UserName
     owner: UserName | None = None
     """Process owner; the API fills it from the caller's token."""
+    owner_may_sign: bool = False
+    """The owner may be the licensor signatory (separation of duties otherwise forbids it)."""
 
     def owners(self) -> list[str]:
         """Who steers the deal: the owner, or (no owner given) the plan approvers."""
@@ -240,5 +242,8 @@ class DealRequest(Model):
 
 def canonical_request_hash(request: DealRequest) -> str:
     """sha256 of the request's canonical JSON (sorted keys, no whitespace)."""
-    body = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    data = request.model_dump(mode="json")
+    if not data.get("owner_may_sign"):
+        del data["owner_may_sign"]  # requests from before the field hash as they did
+    body = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()

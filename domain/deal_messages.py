@@ -14,6 +14,8 @@ routes it by the task's kind. Decisions per kind:
 | renewal_decision   | renew, expire          | `renew_periods` (renew)      |
 
 Signature tasks (`sign`, `decline`) are settled by the e-signature provider's events.
+A review's `amend` opens a `plan_approval` task `amendment-<n>` (approve, reject) and, for a
+scope or KPI change, a signature task `amendment-<n>-signature` (`domain.amendments`).
 """
 
 from __future__ import annotations

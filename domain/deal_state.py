@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from domain.amendments import PlanAmendment
 from domain.common import HistoryEntry, Identifier, Model
 from domain.deal import DealRequest, Kpi, Needs, Plan
 from domain.deal_messages import SignatureEvent, TaskDecisionInput, TerminateInput
@@ -176,6 +177,8 @@ class DealWorkflowState(Model):
     """What failed, while blocked."""
     incidents: int = 0
     """Incidents so far (numbers the incident tasks)."""
+    amendment: PlanAmendment | None = None
+    """The latest plan amendment proposed at a review (patch `amendment-approval`)."""
 
     @field_validator("periods", mode="before")
     @classmethod
@@ -304,3 +307,6 @@ class DealState(Model):
     first_booked_year: int | None = None
     """The earliest contract year with a book (years before it closed before year books)."""
     wind_down: WindDown | None = None
+    amendment: PlanAmendment | None = None
+    """The latest plan amendment: pending (awaiting approval or signature; `plan` stays in
+    force until it is applied) or how it ended."""

@@ -10,6 +10,7 @@ import asyncpg
 from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
 from activities.deal import DealActivities
+from activities.directory import DirectoryActivities
 from activities.signing import SigningActivities
 from licenseflow.config import Settings
 from workflows.licensing_deal import LicensingDealWorkflow
@@ -26,11 +27,14 @@ def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Calla
     approval = ApprovalActivities(pool)
     deal = DealActivities(pool, licensor=settings.licensor)
     signing = SigningActivities(pool, settings)
+    directory = DirectoryActivities(pool)
     return [
         common.record_audit,
         common.send_notification,
         common.incident_responders,
         approval.screen_partner,
+        approval.store_partner_version,
+        directory.partner_users,
         deal.sync_deal_read_model,
         deal.load_partner,
         deal.check_sales,

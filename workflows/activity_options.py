@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities
     from activities.common import CommonActivities
     from activities.deal import DealActivities
+    from activities.directory import DirectoryActivities
     from activities.signing import SigningActivities
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "ApprovalActivities",
     "CommonActivities",
     "DealActivities",
+    "DirectoryActivities",
     "SigningActivities",
     "call",
     "call_or_park",
@@ -58,7 +60,8 @@ class ActivityOptions:
 STORE = ActivityOptions(start_to_close=timedelta(seconds=30))
 """Postgres writes: read model, statements, audit rows, the notification outbox."""
 LOOKUP = ActivityOptions(start_to_close=timedelta(seconds=30))
-"""Postgres reads and checks: partner profile, screening, sales check, review pack."""
+"""Postgres reads and checks: partner profile, partner users, screening, sales check,
+review pack."""
 EXTERNAL = ActivityOptions(start_to_close=timedelta(seconds=30))
 """Calls to outside providers: the e-signature envelope."""
 

@@ -4,6 +4,16 @@ Decisions arrive as the `decide` Update (validated) or the `decide_signal` signa
 tooling; refused ones are recorded in the trail, not applied). `needs_revision` waits for
 a revised profile (decision `resubmit` with the profile) and starts again at step 1 as the
 next version.
+
+Separation of duties (approvals since the `approval-separation-of-duties` patch; the rules
+are `domain.approval_rules`): the users conflicted with the partner (`conflicted`, filled by
+the deal: its owner and the partner's users, plus the partner's contact user) are dropped
+from every step's assignees, and a decision or delegation by or to them is refused, by
+update and signal alike; a delegate cannot approve a step still to come either. A step left
+without an eligible approver goes to its escalation target when that one is eligible, or
+else rejects the partner with the reason. A resubmitted profile keeps the licensor's
+evaluation and risk flags and is stored as the partner's next version (patch
+`partner-revision-stored`).
 """
 
 from __future__ import annotations
@@ -35,10 +45,19 @@ from domain.approval_messages import (
     ApprovalOutcome,
     ApprovalStatus,
     ScreenPartnerInput,
+    StorePartnerVersionInput,
     WithdrawInput,
 )
-from domain.approval_rules import Refusal, decision_refusal, resubmit_refusal
+from domain.approval_rules import (
+    Refusal,
+    approval_exclusions,
+    decision_refusal,
+    keep_licensor_assessment,
+    resubmit_refusal,
+    self_scored_fields,
+)
 from domain.durations import parse_duration
+from domain.partner import PartnerProfile
 from domain.tasks import INCIDENT_TASK_PREFIX, Task, TaskKind
 from workflows.activity_options import (
     LOOKUP,
@@ -51,7 +70,11 @@ from workflows.activity_options import (
     failure_text,
 )
 from workflows.human_tasks import TaskBoard, wait_with_sla
-from workflows.patches import RESUBMIT_BY_DECIDE_SIGNAL
+from workflows.patches import (
+    APPROVAL_SEPARATION_OF_DUTIES,
+    PARTNER_REVISION_STORED,
+    RESUBMIT_BY_DECIDE_SIGNAL,
+)
 from workflows.refusals import check_at_edge, refusal_error, refuse
 from workflows.search_attributes import DEAL_HEALTH, LICENSING_PARTNER, PENDING_APPROVERS
 
@@ -107,6 +130,9 @@ class PartnerApprovalWorkflow:
         self._incidents = 0
         self._retry: DecideInput | None = None
         self._health = "ok"
+        self._duties = workflow.patched(APPROVAL_SEPARATION_OF_DUTIES)
+        """Separation of duties applies (asked once, when the approval starts: validators
+        may not ask, and a signal must replay as it was decided)."""
 
     @workflow.run
     async def run(self, params: PartnerApprovalInput) -> PartnerApprovalResult:
@@ -250,18 +276,29 @@ class PartnerApprovalWorkflow:
     async def _run_step(self, step: ApprovalStep) -> Decision | None:
         """Open the step's task and wait; the outcome, or None when it ended otherwise."""
         self._step, self._step_outcome = step, None
-        self._required, self._step_approvals = list(step.approvers), []
+        approvers = self._eligible(step)
+        if not approvers:
+            await self._no_eligible_approver(step)
+            return None
+        self._required, self._step_approvals = list(approvers), []
         task = self._board.open(
             local_id=f"{step.step}-v{self._version}",
             kind=TaskKind.PARTNER_APPROVAL,
             deal_id=self._params.deal_id,
             title=f"Approve partner {self._partner.partner_id} ({step.step})",
-            assignees=step.approvers,
+            assignees=approvers,
             due_in=self._sla,
             allowed_decisions=list(DECISIONS),
             step=step.step,
             version=self._version,
         )
+        dropped = [a for a in step.approvers if a not in approvers]
+        if dropped:
+            self._board.note(
+                task.task_id,
+                "excluded",
+                detail=f"{', '.join(dropped)} (separation of duties)",
+            )
         self._task_id, self._status = task.task_id, "awaiting_decision"
         self._publish()
         waited = await wait_with_sla(
@@ -282,6 +319,47 @@ class PartnerApprovalWorkflow:
         elif waited == "expired":
             await self._expire(task.task_id, f"expired at step {step.step}")
         return outcome
+
+    def _excluded(self) -> dict[str, str]:
+        """Who may not decide nor be delegated to, with why (none before the patch)."""
+        if not self._duties:
+            return {}
+        return approval_exclusions(
+            partner_id=self._partner.partner_id,
+            contact_user=self._partner.contact_user,
+            conflicted=self._params.conflicted,
+        )
+
+    def _eligible(self, step: ApprovalStep) -> list[str]:
+        """The step's approvers without the excluded users; none left: its escalation
+        target when eligible."""
+        excluded = self._excluded()
+        eligible = [a for a in step.approvers if a not in excluded]
+        if not eligible and step.escalate_to and step.escalate_to not in excluded:
+            eligible = [step.escalate_to]
+        return eligible
+
+    def _later_approvers(self) -> dict[str, str]:
+        """Approvers and escalation targets of the steps after the open one, with their
+        step (no delegation to them: they would approve two steps). None before the patch."""
+        if not self._duties or self._step is None:
+            return {}
+        later = self._params.chain[self._params.chain.index(self._step) + 1 :]
+        found: dict[str, str] = {}
+        for step in later:
+            for approver in [*step.approvers, *([step.escalate_to] if step.escalate_to else [])]:
+                found.setdefault(approver, step.step)
+        return found
+
+    async def _no_eligible_approver(self, step: ApprovalStep) -> None:
+        excluded = self._excluded()
+        names = ", ".join(a for a in step.approvers if a in excluded)
+        reason = (
+            f"no eligible approver at step {step.step}: {names} excluded (separation of duties)"
+        )
+        entry = self._record(step.step, "system", "no_eligible_approver", note=reason)
+        self._finish("rejected", [reason])
+        await self._audit(entry, "partner_approval.no_eligible_approver")
 
     async def _await_revision(self) -> None:
         contact = self._partner.contact_user
@@ -307,13 +385,44 @@ class PartnerApprovalWorkflow:
         )
         self._task_id = None
         if self._revision is not None:
-            self._partner = self._revision.profile
+            if workflow.patched(PARTNER_REVISION_STORED):
+                self._partner = await self._store_revision(self._revision)
+            else:
+                self._partner = self._revision.profile
             self._version += 1
             self._revision = None
         elif self._withdrawal is not None:
             self._finish_withdrawn()
         elif waited == "expired":
             await self._expire(task.task_id, "expired awaiting revision")
+
+    async def _store_revision(self, revision: ResubmitInput) -> PartnerProfile:
+        """The resubmitted profile with the licensor's evaluation and risk flags, stored as
+        the partner's next version (the store keeps the assessment it holds then); the
+        partner's own figures are never used, and noted in the trail when it sent some."""
+        current = self._partner
+        ignored = self_scored_fields(revision.profile, current)
+        if ignored:
+            entry = self._record(
+                REVISION_STEP,
+                "system",
+                "assessment_kept",
+                note=f"kept the licensor's {' and '.join(ignored)}; submitted figures ignored",
+            )
+            await self._audit(entry, "partner_approval.assessment_kept")
+        workflow_id = workflow.info().workflow_id
+        stored = await self._activity(
+            ApprovalActivities.store_partner_version,
+            StorePartnerVersionInput(
+                idempotency_key=f"{workflow_id}/v{self._version}/revision",
+                deal_id=self._params.deal_id,
+                workflow_id=workflow_id,
+                submitted_by=revision.submitted_by,
+                profile=keep_licensor_assessment(revision.profile, current),
+            ),
+            STORE,
+        )
+        return stored.profile
 
     # -- decisions ----------------------------------------------------------------------
 
@@ -386,6 +495,8 @@ class PartnerApprovalWorkflow:
             requester=self._params.requester,
             earlier_approvals=self._earlier_approvals,
             step_approvals=self._step_approvals,
+            excluded=self._excluded(),
+            other_steps=self._later_approvers(),
         )
 
     def _resubmit_refusal(self, resubmit: ResubmitInput) -> Refusal | None:
@@ -469,6 +580,8 @@ class PartnerApprovalWorkflow:
         if task is None:
             return
         target = self._step.escalate_to if self._step else None
+        if target in self._excluded():
+            target = None  # separation of duties: not made an assignee
         recipients = [target] if target else [self._params.requester]
         self._board.note(
             task.task_id,

@@ -59,6 +59,50 @@ before it keep the running ledger until their next contract year, which converts
 books (`domain.royalty.book_from_legacy`). Deprecate when no run started before it is
 open."""
 
+PARTNER_APPROVAL_V2 = "partner-approval-v2"
+"""LicensingDeal: a partner approval child gets the collision-free id
+`partner-approval:<deal>:<partner>` (`domain.ids`) and, in its input, the users conflicted
+with the partner (the owner and the partner's users, read by the `partner_users` lookup).
+Before it the id was `partner-approval-<deal>-<partner>`, which two deals could share (deal
+`zeta` + partner `eu-acme`, deal `zeta-eu` + partner `acme`). Asked where the child starts:
+a child started before it keeps its id (it is part of the start command). Deprecate when no
+deal that started its approval before it is in implementation."""
+
+PARTNER_APPROVAL_START_CONFLICT = "partner-approval-start-conflict"
+"""LicensingDeal: a partner approval child whose id is taken by a running workflow parks the
+deal on an incident for ops (`retry` once the id is free, or `terminate`). Before it the
+deal failed. Asked only when a start is refused, so histories without a refusal carry no
+marker. Deprecate when no deal failed this way is queried any more."""
+
+SEPARATION_OF_DUTIES = "separation-of-duties"
+"""LicensingDeal: the owner cannot decide a plan approval task (even when named a plan
+approver), by update or signal alike; the licensor signatory is checked against the owner
+(unless `owner_may_sign`) and the partner's users before the envelope is sent, a conflict
+parks the deal on an incident. Asked once when a run starts: runs started before it keep the
+earlier rules until their next run. Deprecate when no run started before it is open."""
+
+APPROVAL_SEPARATION_OF_DUTIES = "approval-separation-of-duties"
+"""PartnerApproval: the users conflicted with the partner (`conflicted`, the partner's
+contact) are dropped from the steps' assignees and refused as deciders and delegates; a
+delegate cannot be an approver of a step still to come. Asked once when the approval
+starts. Deprecate when no approval started before it is open."""
+
+PARTNER_REVISION_STORED = "partner-revision-stored"
+"""PartnerApproval: a resubmitted profile keeps the licensor's evaluation and risk flags
+(the partner's own figures are ignored) and is stored as the partner's next version
+(`store_partner_version`) before it is screened. Before it the resubmitted profile was
+screened as sent. Asked when a resubmission is taken. Deprecate when no approval started
+before it waits for a revision."""
+
+AMENDMENT_APPROVAL = "amendment-approval"
+"""LicensingDeal: `amend` at a review proposes the plan as an amendment
+(`workflows/deal/amendments.py`): plan approval by the plan approvers, then, when scope or
+KPIs change, an amendment envelope signed by the licensee and the licensor signatory; only
+then is the plan version applied. Monitoring goes on meanwhile. Before it, `amend` replaced
+the plan at once (recorded: `tests/histories/licensing_deal_direct_amend.json`). Asked at
+an `amend` decision only, so runs that never amend carry no marker. Deprecate when no deal
+started before it is still monitoring."""
+
 ALL = (
     CHECK_STORE_WHEN_UNSIGNALLED,
     RECHECK_REPORT_RECEIVED_DURING_CHECK,
@@ -69,4 +113,10 @@ ALL = (
     CURRENCY_MINOR_UNITS,
     RESUBMIT_BY_DECIDE_SIGNAL,
     YEAR_BOOKS,
+    PARTNER_APPROVAL_V2,
+    PARTNER_APPROVAL_START_CONFLICT,
+    SEPARATION_OF_DUTIES,
+    APPROVAL_SEPARATION_OF_DUTIES,
+    PARTNER_REVISION_STORED,
+    AMENDMENT_APPROVAL,
 )

@@ -73,6 +73,7 @@ async def approval_worker(
             common.send_notification,
             common.incident_responders,
             approval.screen_partner,
+            approval.store_partner_version,
         ],
     ) as worker:
         yield worker

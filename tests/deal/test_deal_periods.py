@@ -11,6 +11,7 @@ import asyncpg
 from deal_helpers import (
     OWNER,
     PARTNER_CONTACT,
+    PLAN_APPROVERS,
     deal_request,
     decide_signal,
     decide_then_new_run,
@@ -22,6 +23,7 @@ from deal_helpers import (
     plan,
     report_after_period_end,
     schedule,
+    sign,
     skip_to,
     start_deal,
     submit_report,
@@ -179,6 +181,10 @@ async def test_amendment_at_review_applies_new_kpis_from_the_next_period(
 
     amended = plan(target="50000")
     await decide_signal(env.client, deal_id, "review-2", OWNER, "amend", plan=amended)
+    # an amendment takes effect once approved and signed (tests/deal/test_deal_amendments.py)
+    await wait_state(env.client, deal_id, lambda s: open_task(s, "amendment-1"))
+    await decide_signal(env.client, deal_id, "amendment-1", PLAN_APPROVERS[0], "approve")
+    await sign(env.client, deal_id, local_id="amendment-1-signature")
     state = await wait_state(env.client, deal_id, lambda s: s.plan_version == 2, what="plan v2")
     assert state.plan == amended
     state = await report_after_period_end(env, pool, deal_id, 3, "60000")

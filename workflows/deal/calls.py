@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from domain.activity_io import AuditEntry, Notification
+from domain.activity_io import AuditEntry, Notification, PartnerUsersQuery
 from domain.deal_activity_io import (
     DealReadModelInput,
     EnvelopeRef,
@@ -33,6 +33,7 @@ from workflows.activity_options import (
     ActivityOptions,
     CommonActivities,
     DealActivities,
+    DirectoryActivities,
     SigningActivities,
     call,
     call_or_park,
@@ -89,6 +90,13 @@ class DealCalls:
         except ActivityError as err:
             self._run.note("partner_unavailable", detail=f"{partner_id}: {err.cause}")
             return None
+
+    async def partner_users(self, partner_id: str) -> list[str]:
+        """Every user bound to the partner in the users directory (separation of duties)."""
+        found = await self._call(
+            DirectoryActivities.partner_users, PartnerUsersQuery(partner_id=partner_id), LOOKUP
+        )
+        return list(found.users)
 
     async def check(self, period: int) -> SalesCheckResult:
         plan = self._run.state.plan

@@ -11,6 +11,21 @@ Rules:
   `signature-<round+1>`) or `cancel` (the deal is cancelled with the decline reason). The
   task has the usual reminder and escalation; expiry cancels the deal. Runs started before
   the `signature-decline-decision` patch still cancel at once on a decline.
+* The approval child's id is `partner-approval:<deal>:<partner>` (unique per pair; children
+  started before the `partner-approval-v2` patch keep `partner-approval-<deal>-<partner>`).
+  Its input names the users conflicted with the partner (the owner and every user bound to
+  the partner in the users directory), who may not decide nor be delegated a step.
+* A child start refused because a running workflow holds the id (a stray approval of an
+  earlier attempt, a hand-started workflow, a legacy id shared with another deal) never
+  fails the deal: it parks on an incident for ops (`DealHealth=blocked`, the id named);
+  `retry` starts the child again once that workflow is ended, `terminate` ends the deal.
+  The partner is not skipped: it is still the owner's candidate and the conflict is not
+  about it.
+* Separation of duties (runs since the `separation-of-duties` patch): before each envelope,
+  the licensor signatory is checked against the partner's users (and the partner contact)
+  and the owner (unless `owner_may_sign`); a conflicted signatory gets no envelope: the deal
+  parks on an incident naming the conflict (`retry` after the users directory is fixed,
+  or `terminate`).
 """
 
 from __future__ import annotations
@@ -18,10 +33,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ChildWorkflowError
+from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedError
 
 from domain.approval import PartnerApprovalInput, PartnerApprovalResult
 from domain.approval_messages import WithdrawInput
+from domain.approval_rules import signatory_refusal
 from domain.deal_activity_io import RequestSignatureInput, Signatory
 from domain.deal_messages import (
     ADD_PARTNERS,
@@ -30,13 +46,20 @@ from domain.deal_messages import (
     SignatureEvent,
 )
 from domain.deal_state import Stage
-from domain.ids import partner_approval_id
+from domain.ids import legacy_partner_approval_id, partner_approval_id
 from domain.partner import PartnerProfile
 from domain.tasks import TaskKind
 from workflows.deal.run import DealRun
 from workflows.deal.stops import Cancelled, Terminated
 from workflows.partner_approval import PartnerApprovalWorkflow
-from workflows.patches import SIGNATURE_DECLINE_DECISION
+from workflows.patches import (
+    PARTNER_APPROVAL_START_CONFLICT,
+    PARTNER_APPROVAL_V2,
+    SEPARATION_OF_DUTIES,
+    SIGNATURE_DECLINE_DECISION,
+)
+
+ApprovalHandle = workflow.ChildWorkflowHandle[PartnerApprovalWorkflow, PartnerApprovalResult]
 
 
 class Contracting:
@@ -92,20 +115,23 @@ class Contracting:
 
     async def _approve_partner(self, profile: PartnerProfile) -> PartnerApprovalResult | None:
         run, state = self._run, self._run.state
-        child_id = partner_approval_id(run.req.deal_id, profile.partner_id)
-        handle = await workflow.start_child_workflow(
-            PartnerApprovalWorkflow.run,
+        deal_id, partner_id = run.req.deal_id, profile.partner_id
+        if workflow.patched(PARTNER_APPROVAL_V2):
+            child_id = partner_approval_id(deal_id, partner_id)
+            conflicted = await self._conflicted(profile)
+        else:  # the child id of approvals started before the patch (part of the command)
+            child_id, conflicted = legacy_partner_approval_id(deal_id, partner_id), []
+        handle = await self._start_approval(
+            child_id,
             PartnerApprovalInput(
-                deal_id=run.req.deal_id,
+                deal_id=deal_id,
                 partner=profile,
                 scope=state.plan.scope,
                 requester=run.owners()[0],
                 chain=run.req.partner_approval_chain,
                 decision_sla=run.req.schedule.decision_sla,
+                conflicted=conflicted,
             ),
-            id=child_id,
-            task_queue=workflow.info().task_queue,
-            static_summary=f"Partner approval of {profile.partner_id} for deal {run.req.deal_id}",
         )
         run.note("partner_approval_started", detail=child_id)
         await workflow.wait_condition(lambda: handle.done() or state.termination is not None)
@@ -127,6 +153,39 @@ class Contracting:
         run.note(f"partner_{result.outcome}", detail=profile.partner_id)
         return result
 
+    async def _conflicted(self, profile: PartnerProfile) -> list[str]:
+        """Who may not decide on this partner's approval: the owner, the partner's contact
+        and every user bound to the partner in the users directory."""
+        run = self._run
+        users = await run.calls.partner_users(profile.partner_id)
+        owner = [run.req.owner] if run.req.owner else []
+        return sorted({*owner, profile.contact_user, *users})
+
+    async def _start_approval(self, child_id: str, params: PartnerApprovalInput) -> ApprovalHandle:
+        """Start the approval child; while its id is held by a running workflow, park the
+        deal on an incident (ops end that workflow and `retry`, or `terminate`)."""
+        run = self._run
+        while True:
+            try:
+                return await workflow.start_child_workflow(
+                    PartnerApprovalWorkflow.run,
+                    params,
+                    id=child_id,
+                    task_queue=workflow.info().task_queue,
+                    static_summary=(
+                        f"Partner approval of {params.partner.partner_id} for deal {params.deal_id}"
+                    ),
+                )
+            except WorkflowAlreadyStartedError:
+                if not workflow.patched(PARTNER_APPROVAL_START_CONFLICT):
+                    raise  # runs before the patch failed here; their histories replay so
+                run.note("partner_approval_start_refused", detail=child_id)
+                await run.incidents.hold(
+                    "partner_approval",
+                    f"{params.partner.partner_id}: workflow id {child_id} is held by a running"
+                    " workflow; end it, then retry (or terminate the deal)",
+                )
+
     async def _collect_signatures(self) -> None:
         """Signature rounds until the contract is signed; a decline goes to the owner."""
         while True:
@@ -140,6 +199,7 @@ class Contracting:
 
     async def _signature_round(self) -> SignatureEvent:
         run, state = self._run, self._run.state
+        await check_signatory(run)
         state.signature_round += 1
         local = f"signature-{state.signature_round}"
         ref = await run.calls.request_signature(
@@ -196,3 +256,30 @@ class Contracting:
             comment = f" ({decision.comment})" if decision.comment else ""
             raise Cancelled(f"{declined}; cancelled by {decision.decided_by}{comment}")
         run.note("signature_resent", by=decision.decided_by, detail=decision.comment)
+
+
+async def check_signatory(run: DealRun) -> None:
+    """Separation of duties before an envelope goes out (runs since the
+    `separation-of-duties` patch): the licensor signatory is neither a user of the partner
+    (nor its contact) nor the owner (unless `owner_may_sign`); a conflict parks the deal
+    until ops `retry` (after fixing the users directory) or `terminate`. For every envelope
+    the licensor signs (the contract, and amendments)."""
+    # asked when the run started (`DealDecisions`); patch results are memoized per run
+    if not workflow.patched(SEPARATION_OF_DUTIES):
+        return
+    state = run.state
+    signatory, partner_id = run.req.licensor_signatory, state.partner_id or ""
+    while True:
+        users = await run.calls.partner_users(partner_id)
+        contact = [state.partner_contact] if state.partner_contact else []
+        refusal = signatory_refusal(
+            signatory,
+            owner=run.req.owner,
+            owner_may_sign=getattr(run.req, "owner_may_sign", False),
+            partner_id=partner_id,
+            partner_users=[*users, *contact],
+        )
+        if refusal is None:
+            return
+        run.note("signatory_refused", by=signatory, detail=refusal.message)
+        await run.incidents.hold("licensor_signatory", refusal.message)

@@ -5,13 +5,21 @@ in `domain.deal_messages`.
 Each check raises a typed `ApplicationError` (403/404/409/422 at the API) naming the
 input field it refuses; `apply_*` changes the state and returns the condition the
 update waits for before it answers.
+
+Separation of duties (runs since the `separation-of-duties` patch, asked once when the run
+starts, so a signal replays as it was taken): the owner does not decide a plan approval
+task, even when named a plan approver (`domain.approval_rules.plan_approval_refusal`, the
+rule the API checks too).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
+from temporalio import workflow
+
 from domain import errors
+from domain.approval_rules import plan_approval_refusal
 from domain.deal import Needs, Plan
 from domain.deal_messages import (
     OWNER_INPUTS,
@@ -22,7 +30,8 @@ from domain.deal_messages import (
 from domain.deal_state import Stage
 from domain.tasks import Task, TaskKind
 from workflows.deal.run import DealRun
-from workflows.refusals import refuse
+from workflows.patches import SEPARATION_OF_DUTIES
+from workflows.refusals import refusal_error, refuse
 
 DECIDED_BY_DECIDE_TASK = frozenset(
     {
@@ -44,6 +53,9 @@ class DealDecisions:
 
     def __init__(self, run: DealRun) -> None:
         self._run = run
+        self.duties = workflow.patched(SEPARATION_OF_DUTIES)
+        """Separation of duties applies (asked once, when the run starts: validators may not
+        ask, and a signal must replay as it was decided)."""
 
     # ---- decide: one entry point for every task kind ---------------------------------
 
@@ -64,6 +76,10 @@ class DealDecisions:
             raise refuse(f"task {inp.task_id} is already {task.outcome}", errors.CONFLICT)
         if kinds is not None and task.kind not in kinds:
             raise refuse(f"{task.kind.value} tasks are not decided here", errors.CONFLICT)
+        if task.kind is TaskKind.PLAN_APPROVAL and self.duties:
+            refusal = plan_approval_refusal(inp.decided_by, owner=run.req.owner)
+            if refusal is not None:
+                raise refusal_error(refusal)
         if inp.decided_by not in task.assignees:
             raise refuse(f"{inp.decided_by} is not assigned to {inp.task_id}", errors.FORBIDDEN)
         if task.kind in OWNER_INPUTS:

@@ -35,10 +35,15 @@ class Incidents:
 
     async def park(self, what: str, error: ActivityError) -> None:
         """Returns when ops decide `retry`; raises Terminated for `terminate`."""
+        await self.hold(what, failure_text(error))
+
+    async def hold(self, what: str, reason: str) -> None:
+        """Park on something other than a failed activity (a refused child start, a
+        conflicted signatory): the same incident, naming `what` and `reason`."""
         run, state = self._run, self._run.state
         terminating = state.termination is not None
         state.incidents += 1
-        state.health, state.incident = "blocked", f"{what}: {failure_text(error)}"[:500]
+        state.health, state.incident = "blocked", f"{what}: {reason}"[:500]
         run.note("incident_opened", detail=state.incident)
         task = run.waits.open(
             f"{INCIDENT_TASK_PREFIX}{state.incidents}",

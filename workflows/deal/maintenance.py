@@ -3,9 +3,12 @@ the contract-year close, renewal at term end, and continue-as-new at each year b
 
 Rules: a review nobody decides continues the deal; a notice of breach (compliance task)
 brings the review forward to the end of the current period; a renewal nobody decides lets it
-expire; `amend` replaces the plan as the next version; `terminate` ends the deal with its
-final statement. The run continues as new after each closed contract year (or earlier
-when Temporal suggests it), carrying the state object whole.
+expire; `amend` proposes the plan as an amendment (`workflows.deal.amendments`: plan
+approval, then the licensee's signature when scope or KPIs change; the plan in force stays
+until then, and monitoring goes on meanwhile; runs before patch `amendment-approval`
+replaced the plan at once); `terminate` ends the deal with its final statement. The run
+continues as new after each closed contract year (or earlier when Temporal suggests it),
+carrying the state object whole (a pending amendment included, resumed by the next run).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from domain.deal_state import DealRunInput, Stage
 from domain.kpi import early_review_due
 from domain.schedule import contract_year_of, is_review_period, is_year_end
 from domain.tasks import TaskKind
+from workflows.deal.amendments import Amendments
 from workflows.deal.periods import Periods
 from workflows.deal.run import DealRun
 from workflows.deal.stops import Terminated
-from workflows.patches import CORRECTIONS_BEFORE_YEAR_CLOSE
+from workflows.patches import AMENDMENT_APPROVAL, CORRECTIONS_BEFORE_YEAR_CLOSE
 
 
 class Maintenance:
@@ -31,11 +35,13 @@ class Maintenance:
     def __init__(self, run: DealRun, periods: Periods) -> None:
         self._run = run
         self._periods = periods
+        self.amendments = Amendments(run)
 
     async def operate(self) -> None:
         """Monitoring until the term ends (or the run continues as new)."""
         run, state = self._run, self._run.state
         schedule = run.req.schedule
+        self.amendments.resume()
         while state.next_period <= state.term_periods:
             period = state.next_period
             year = contract_year_of(period, schedule.periods_per_year)
@@ -100,10 +106,14 @@ class Maintenance:
                 )
                 raise Terminated()
             if decision.decision == "amend" and decision.plan is not None:
-                self._amend(decision.plan, decision.decided_by)
+                if workflow.patched(AMENDMENT_APPROVAL):
+                    self.amendments.propose(decision.plan, decision.decided_by, period)
+                else:
+                    self._amend(decision.plan, decision.decided_by)
         await run.enter(Stage.MONITORING, f"review {period} done")
 
     def _amend(self, plan: Plan, by: str) -> None:
+        """Runs before patch `amendment-approval`: the plan is replaced at once."""
         state = self._run.state
         state.plan = plan
         state.plan_version += 1
@@ -132,10 +142,15 @@ class Maintenance:
     async def _continue_as_new(self) -> None:
         """After every handler has finished: the next run gets the state object whole."""
         run, state = self._run, self._run.state
+        amendments = self.amendments
         await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() or state.termination is not None
+            lambda: (
+                (workflow.all_handlers_finished() and amendments.quiet())
+                or state.termination is not None
+            )
         )
         run.raise_if_terminating()
+        amendments.before_continue_as_new()
         workflow.continue_as_new(
             DealRunInput(
                 request=run.req,

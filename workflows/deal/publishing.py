@@ -101,4 +101,5 @@ class Publisher:
             year_books=self._run.year_books,
             first_booked_year=min(state.books, default=None),
             wind_down=state.wind_down,
+            amendment=state.amendment,
         )
