@@ -1,4 +1,6 @@
-"""FastAPI application factory: routes, problem+json errors, request ids, app services."""
+"""FastAPI application factory: routes, problem+json errors, the HTTP edge (client address,
+request ids, guards, security headers, rate limits, denied-access audit), self-hosted docs,
+app services."""
 
 from __future__ import annotations
 
@@ -10,15 +12,20 @@ import asyncpg
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.denied import DenialBudget, DeniedAuditMiddleware
 from api.deps import Services
+from api.docs_assets import install_docs
 from api.middleware import (
     BodyLimitMiddleware,
+    ClientAddressMiddleware,
     ErrorMiddleware,
     JsonBodyMiddleware,
+    RequestGuardMiddleware,
     RequestIdMiddleware,
 )
 from api.outages import Outages
 from api.problems import document_problems, install_problem_handlers
+from api.ratelimit import RateLimiter, RateLimitMiddleware
 from api.routes import (
     deals,
     health,
@@ -27,9 +34,12 @@ from api.routes import (
     sales,
     statements,
     tasks,
+    tokens,
+    users,
     webhooks,
 )
 from api.routes.health import worker_polls
+from api.security_headers import SecurityHeadersMiddleware
 from licenseflow.config import Settings, get_settings
 
 DESCRIPTION = """
@@ -67,18 +77,32 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served by install_docs from local assets, no CDN
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         openapi_url="/openapi.json",
     )
     if pool is not None and client is not None:
         # usable without running the lifespan (e.g. transports that skip it)
         _serve(app, Services(settings=settings, pool=pool, client=client))
     install_problem_handlers(app)
+    install_docs(app)
+    # added innermost first; each answer passes through every middleware added after it
     app.add_middleware(ErrorMiddleware)  # innermost: its answers get the request id too
     app.add_middleware(JsonBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware)
-    app.add_middleware(RequestIdMiddleware)  # added last = outermost
+    app.add_middleware(
+        DeniedAuditMiddleware,
+        budget=DenialBudget(settings.denied_audit_per_minute, settings.rate_limit_keys),
+    )
+    app.add_middleware(RequestGuardMiddleware)
+    app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxy_networks)
     for module in (health, partners, deals, sales, statements, tasks, notifications, webhooks):
+        app.include_router(module.router)
+    for module in (users, tokens):  # the directory (admin only)
         app.include_router(module.router)
     _document_problems(app)
     return app

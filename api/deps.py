@@ -57,7 +57,7 @@ async def principal(request: Request, svc: Annotated[Services, Depends(services)
         raise unauthorized()
     found = await principals.lookup(svc.pool, token.strip())
     if found is None:
-        raise unauthorized("the bearer token is unknown or revoked")
+        raise unauthorized("the bearer token is unknown, revoked or expired")
     who, needs_touch = found
     if needs_touch and who.token_id:
         await principals.touch(svc.pool, who.token_id)
@@ -106,10 +106,12 @@ async def write_audit(
     detail: dict[str, Any] | None = None,
     db: Db | None = None,
 ) -> None:
-    """One audit row per state-changing call, tagged with the request id; `db` writes it on
-    a connection (inside the transaction of the change it records)."""
-    request_id = getattr(request.state, "request_id", None)
+    """One audit row per state-changing call, tagged with the (server's) request id, the
+    client's own X-Request-ID when it sent one, the token and the client address; `db`
+    writes it on a connection (inside the transaction of the change it records)."""
+    context = request_context(request)
     actor = who if isinstance(who, str) else who.user
+    token_id = None if isinstance(who, str) else who.token_id
     await audit.append(
         db if db is not None else svc.pool,
         actor=actor,
@@ -117,7 +119,35 @@ async def write_audit(
         deal_id=deal_id,
         workflow_id=workflow_id,
         subject=subject,
-        detail={**(detail or {}), "request_id": request_id},
+        detail={**(detail or {}), **context.detail()},
+        token_id=token_id,
+        client_ip=context.client_ip,
+    )
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """What the edge middlewares learnt about a request (`api/middleware.py`)."""
+
+    request_id: str | None
+    client_request_id: str | None
+    client_ip: str | None
+
+    def detail(self) -> dict[str, str | None]:
+        """The audit detail keys: `request_id`, and `client_request_id` when sent."""
+        found = {"request_id": self.request_id}
+        if self.client_request_id:
+            found["client_request_id"] = self.client_request_id
+        return found
+
+
+def request_context(request: Request) -> RequestContext:
+    state = request.scope.get("state", {})
+    client = request.scope.get("client")
+    return RequestContext(
+        request_id=state.get("request_id"),
+        client_request_id=state.get("client_request_id"),
+        client_ip=state.get("client_ip") or (client[0] if client else None),
     )
 
 

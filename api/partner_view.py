@@ -1,4 +1,6 @@
-"""What a licensee sees of a deal: its own part, not the licensor's internal workings."""
+"""What a licensee sees of a deal or of its partner approval: its own part, not the
+licensor's internal workings (no request, history, approval trail, comments, approver names
+or screening scores)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,12 @@ from decimal import Decimal
 from pydantic import BaseModel, Field
 
 from api.schemas import StatementDetail
+from domain.amendments import PlanAmendment
+from domain.approval import PartnerApprovalState
 from domain.deal import RoyaltyTier, Terms, UnlicensedPolicy
 from domain.deal_state import DealState
 from domain.invoices import unrecouped_advance
+from domain.tasks import Task
 from store.tokens import Principal
 
 
@@ -67,17 +72,55 @@ def partner_view(
     state: DealState, who: Principal, invoices: list[StatementDetail] | None = None
 ) -> DealView:
     """The deal without the request (other candidates, approval chain, approvers), the
-    internal history, and tasks that are not the caller's; with the money terms and the
-    caller's invoices instead."""
+    internal history, tasks that are not the caller's, and amendments never sent to the
+    licensee; with the money terms and the caller's invoices instead."""
     hidden = state.model_copy(
         update={
             "request": None,
             "history": [],
             "open_tasks": [t for t in state.open_tasks if who.user in t.assignees],
+            "amendment": licensee_amendment(state.amendment),
         }
     )
     return DealView.model_construct(
         **dict(hidden),
         terms=partner_terms(state.request.terms, state) if state.request else None,
         invoices=invoices,
+    )
+
+
+def licensee_amendment(amendment: PlanAmendment | None) -> PlanAmendment | None:
+    """An amendment the licensee was asked to sign (its envelope was sent), without who
+    approved it internally; None for one still under internal approval or ended there."""
+    if amendment is None or amendment.envelope_id is None:
+        return None
+    return amendment.model_copy(update={"approved_by": None, "decision": None, "signature": None})
+
+
+class PartnerApprovalView(BaseModel):
+    """A partner approval as its partner's users see it (decision replies): where it
+    stands and the caller's own open tasks."""
+
+    deal_id: str
+    partner_id: str
+    status: str
+    version: int
+    open_tasks: list[Task] = Field(default_factory=list)
+    """The caller's open tasks (a revision request), without their internal history."""
+
+
+def partner_approval_view(state: PartnerApprovalState, who: Principal) -> PartnerApprovalView:
+    """No trail (who decided what, their comments), screening score or reasons, result,
+    current step, approvers or others' tasks."""
+    mine = [
+        t.model_copy(update={"assignees": [who.user], "history": []})
+        for t in state.open_tasks
+        if who.user in t.assignees
+    ]
+    return PartnerApprovalView(
+        deal_id=state.deal_id,
+        partner_id=state.partner_id,
+        status=state.status,
+        version=state.version,
+        open_tasks=mine,
     )

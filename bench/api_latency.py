@@ -45,6 +45,7 @@ from domain.deal_messages import TaskDecisionInput
 from domain.deal_state import DealRunInput
 from domain.ids import deal_workflow_id
 from licenseflow.converter import data_converter
+from store import users
 from store.migrate import apply_migrations
 from store.pool import create_pool
 from store.tokens import create_token
@@ -53,6 +54,12 @@ from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE
 
 OWNER, APPROVER, PARTNER = "olivia", "carol", "acme"
+PEOPLE: list[tuple[str, list[str], str | None]] = [
+    ("acme-ops", ["partner"], PARTNER),
+    *((name, ["approver"], None) for name in (APPROVER, "larry", "sam")),
+    *((name, ["approver"], None) for name in ("bob", "dave", "alice")),  # domain/examples.DEAL
+]
+"""Users named by the bodies the benchmarks post (the API requires them to exist)."""
 TASK_QUEUE = "bench-licensing"
 START_TIMEOUT = 60.0
 
@@ -221,10 +228,12 @@ async def api_stack(
     processes; yields the Temporal client, an HTTP client on the ready API and the tokens."""
     async with stack() as (client, address, dsn):
         pool = await create_pool(dsn, min_size=1, max_size=2)
-        tokens = {
-            key: await create_token(pool, user, roles, partner)
-            for key, user, roles, partner in grants
-        }
+        for user, roles, partner in PEOPLE:  # the users the partner and deal bodies name
+            await users.ensure(pool, user, roles, partner)
+        tokens: dict[str, str] = {}
+        for key, user, roles, partner in grants:
+            await users.ensure(pool, user, roles, partner)
+            tokens[key] = await create_token(pool, user, roles, partner)
         await pool.close()
         port = free_port()
         env = {
@@ -233,6 +242,7 @@ async def api_stack(
             "DATABASE_URL": dsn,
             "LICENSEFLOW_TASK_QUEUE": TASK_QUEUE,
             "LICENSEFLOW_LOG_LEVEL": "WARNING",
+            "LICENSEFLOW_RATE_LIMIT": "off",  # one token, as fast as it goes: not throttled
         }
         with processes(env, port):
             base_url = f"http://127.0.0.1:{port}"

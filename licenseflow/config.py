@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from licenseflow import TASK_QUEUE
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEV_ESIGN_SECRET = "dev-esign-secret"
 PLACEHOLDER_SECRETS = frozenset({DEV_ESIGN_SECRET, "change-me"})
@@ -47,6 +50,24 @@ class Settings(BaseSettings):
     licensor: str = Field(
         default="LF", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", alias="LICENSEFLOW_LICENSOR"
     )
+    # --- HTTP edge (api/middleware.py, api/ratelimit.py; README "Security") ---
+    # comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed;
+    # empty: never (the client address is the TCP peer)
+    trusted_proxies: str = Field(default="", alias="LICENSEFLOW_TRUSTED_PROXIES")
+    rate_limit: bool = Field(default=True, alias="LICENSEFLOW_RATE_LIMIT")  # off: no 429s
+    token_rate: float = Field(default=20.0, gt=0, alias="LICENSEFLOW_TOKEN_RATE")  # req/s
+    token_burst: int = Field(default=40, ge=1, alias="LICENSEFLOW_TOKEN_BURST")
+    ip_rate: float = Field(default=50.0, gt=0, alias="LICENSEFLOW_IP_RATE")  # req/s
+    ip_burst: int = Field(default=100, ge=1, alias="LICENSEFLOW_IP_BURST")
+    # requests with an unknown/revoked token per client address and minute, then 429
+    auth_failures_per_minute: int = Field(
+        default=10, ge=1, alias="LICENSEFLOW_AUTH_FAILURES_PER_MINUTE"
+    )
+    rate_limit_keys: int = Field(default=10_000, ge=100, alias="LICENSEFLOW_RATE_LIMIT_KEYS")
+    # `access.denied` audit rows (401 with a token, 403) per token or address and minute
+    denied_audit_per_minute: int = Field(
+        default=10, ge=0, alias="LICENSEFLOW_DENIED_AUDIT_PER_MINUTE"
+    )
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_in_production(self) -> Settings:
@@ -59,9 +80,32 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str) -> str:
+        parse_networks(value)  # ValueError naming the bad entry
+        return value
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return parse_networks(self.trusted_proxies)
+
     @property
     def webhook_secrets(self) -> list[str]:
         return [s.strip() for s in self.esign_webhook_secrets.split(",") if s.strip()]
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.1, 10.1.0.0/16, ::1` as networks (an address is a /32 or /128)."""
+    networks = []
+    for entry in (e.strip() for e in value.split(",")):
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+    return tuple(networks)
 
 
 @lru_cache

@@ -2,7 +2,8 @@
 
 Everything persists under LICENSEFLOW_DATA_DIR (default `.data`): `temporal.db` (SQLite, WAL),
 `pg/` (Postgres cluster), `dev-tokens.json` (plaintext dev tokens) and `logs/temporal.log`.
-A second run resumes with the same workflows, rows and tokens.
+A second run resumes with the same workflows, rows, users and tokens (a dev token that
+expired or was revoked is replaced by a new one).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ DEV_USERS: tuple[tuple[str, tuple[str, ...], str | None, str], ...] = (
     ("fiona", ("finance",), None, "finance (payments)"),
 )
 STOP_TIMEOUT = 10.0
+DEV_ACTOR = "dev"
+"""Audit actor of the dev users and tokens the supervisor creates."""
 
 
 class DevError(Exception):
@@ -259,27 +262,49 @@ def save_dev_tokens(path: Path, tokens: dict[str, str]) -> None:
 
 
 async def ensure_dev_tokens(dsn: str, known: dict[str, str]) -> dict[str, str]:
-    """Create missing dev tokens and re-insert known ones (idempotent: stored by hash).
+    """Create the dev users, then their tokens (idempotent).
 
-    Re-inserting keeps the printed tokens valid even after the database was reset.
+    A dev user is added once with the roles of DEV_USERS (the partner user bound to `acme`
+    before that partner is registered); an existing one is left as it is. A known token
+    that is still live is kept; one the database has never seen is re-inserted, so printed
+    tokens stay valid after the database was reset; a revoked or expired one is replaced by a
+    new token. A user that may not have a token (disabled) gets none, with a warning.
     """
+    from store import audit, tokens, users
     from store.pool import create_pool
-    from store.tokens import create_token
 
-    tokens: dict[str, str] = {}
+    found: dict[str, str] = {}
     pool = await create_pool(dsn, min_size=1, max_size=2)
     try:
         for user, roles, partner, _ in DEV_USERS:
-            tokens[user] = await create_token(
-                pool, user, list(roles), partner, token=known.get(user)
-            )
+            added = await users.create(pool, user, roles=list(roles), partner_id=partner)
+            if added is not None:
+                await audit.append(
+                    pool, actor=DEV_ACTOR, action="user.add", subject=user,
+                    detail={"roles": sorted(roles), "partner_id": partner},
+                )  # fmt: skip
+            plaintext = known.get(user)
+            stored = await tokens.find(pool, plaintext) if plaintext else None
+            if stored is not None and (stored.user_name != user or stored.status() != "active"):
+                plaintext, stored = None, None
+            try:
+                issued = await tokens.issue(pool, user, token=plaintext, created_by=DEV_ACTOR)
+            except ValueError as exc:
+                log.warning("dev.token_skipped", user=user, reason=str(exc))
+                continue
+            if stored is None:
+                await audit.append(
+                    pool, actor=DEV_ACTOR, action="token.create", subject=issued.info.token_id,
+                    detail={"user": user, "roles": list(issued.info.roles)},
+                )  # fmt: skip
+            found[user] = issued.token
     finally:
         await pool.close()
-    return tokens
+    return found
 
 
 async def prepare_database(dsn: str, known: dict[str, str]) -> tuple[list[str], dict[str, str]]:
-    """Apply migrations, then make sure the dev tokens exist."""
+    """Apply migrations, then make sure the dev users and their tokens exist."""
     from store.migrate import apply_migrations
 
     applied = await apply_migrations(dsn)

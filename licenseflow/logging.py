@@ -10,6 +10,8 @@ from typing import IO, Any, Literal
 import structlog
 from structlog.typing import Processor
 
+from licenseflow.redact import redact_secrets
+
 Format = Literal["console", "json"]
 _HANDLER_NAME = "licenseflow"
 _configured: tuple[str, str, str] | None = None
@@ -49,6 +51,7 @@ def _shared_processors() -> list[Processor]:
         _drop_color_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        redact_secrets,  # tokens and query-string secrets never reach a log line
     ]
 
 
@@ -82,7 +85,8 @@ def configure_logging(
         final: list[Processor] = [
             structlog.processors.ExceptionRenderer(
                 structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
-            )
+            ),
+            redact_secrets,  # exception messages too
         ]
         renderer = structlog.processors.JSONRenderer()
     else:

@@ -78,7 +78,8 @@ def test_no_command_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
         (["--user", "Bob Smith", "--role", "approver"], "invalid user"),
         (["--user", "x", "--role", "partner", "--partner", "ACME!"], "invalid partner id"),
         (["--role", "admin"], "--user"),
-        (["--user", "bob"], "--role"),
+        (["--user", "bob", "--ttl", "2y"], "invalid TTL"),
+        (["--user", "bob", "--ttl", "366d"], "above 365d"),
     ],
 )
 def test_token_create_rejects_bad_input(
@@ -121,6 +122,98 @@ async def test_token_create_prints_only_a_working_token(db_url: str, pool: async
     )  # fmt: skip
     stored = await pool.fetchval("SELECT token_hash FROM api_tokens WHERE user_name = 'acme-ops'")
     assert stored != token  # only the hash is kept
+
+
+async def test_user_and_token_commands(db_url: str, pool: asyncpg.Pool) -> None:
+    env = {"DATABASE_URL": db_url, "USER": "ci-operator"}
+
+    def run(*args: str, code: int = 0) -> subprocess.CompletedProcess[str]:
+        done = _cli(list(args), env)
+        assert done.returncode == code, (args, done.stdout, done.stderr)
+        return done
+
+    added = run("user", "add", "bob", "--role", "approver", "--display-name", "Bob B.")
+    assert added.stdout == "added user bob (approver)\n"
+    assert "unchanged" in run("user", "add", "bob", "--role", "approver").stdout
+    assert "--update" in run("user", "add", "bob", "--role", "admin", code=1).stderr
+    bound = run("user", "add", "acme-ops", "--role", "partner", "--partner", "acme")
+    assert "partner acme is not registered yet" in bound.stderr
+    listed = [json.loads(line) for line in run("user", "list", "--json").stdout.splitlines()]
+    assert [(u["user_name"], u["roles"], u["partner_id"]) for u in listed] == [
+        ("acme-ops", ["partner"], "acme"),
+        ("bob", ["approver"], None),
+    ]
+    assert "Bob B." in run("user", "list").stdout
+
+    created = run("token", "create", "--user", "bob", "--ttl", "30d")
+    token = created.stdout.strip()
+    assert created.stdout == token + "\n" and "expires" in created.stderr
+    found = await lookup(pool, token)
+    assert found is not None and found[0].roles == frozenset({"approver"})
+    assert (
+        "does not hold the role(s) admin"
+        in run("token", "create", "--user", "bob", "--role", "admin", code=1).stderr
+    )
+    assert "unknown user ghost" in run("token", "create", "--user", "ghost", code=1).stderr
+    erin = run("token", "create", "--user", "erin", "--role", "owner")  # added with the role
+    assert "added user erin (owner)" in erin.stderr
+
+    tokens = [
+        json.loads(x) for x in run("token", "list", "--user", "bob", "--json").stdout.splitlines()
+    ]
+    assert len(tokens) == 1 and tokens[0]["status"] == "active"
+    assert tokens[0]["roles"] == ["approver"] and tokens[0]["created_by"] == "cli"
+    assert token not in run("token", "list").stdout
+    token_id = tokens[0]["token_id"]
+
+    run("user", "disable", "bob")
+    assert await lookup(pool, token) is None
+    assert "disabled already" in run("user", "disable", "bob").stdout
+    run("user", "enable", "bob")
+    assert await lookup(pool, token) is not None
+    assert "unknown user nobody" in run("user", "disable", "nobody", code=1).stderr
+
+    assert run("token", "revoke", token_id).stdout == f"revoked {token_id}\n"
+    assert await lookup(pool, token) is None
+    assert "revoked already" in run("token", "revoke", token_id).stdout
+    assert "unknown token" in run("token", "revoke", "tok_nope", code=1).stderr
+
+    audit = await pool.fetch("SELECT actor, action, subject, detail FROM audit_log ORDER BY id")
+    assert [(r["action"], r["subject"]) for r in audit] == [
+        ("user.add", "bob"),
+        ("user.add", "acme-ops"),
+        ("token.create", token_id),
+        ("user.add", "erin"),
+        ("token.create", audit[4]["subject"]),
+        ("user.disable", "bob"),
+        ("user.enable", "bob"),
+        ("token.revoke", token_id),
+    ]
+    assert {r["actor"] for r in audit} == {"cli"}
+    assert audit[0]["detail"]["os_user"] == "ci-operator"
+    assert token not in str([dict(r) for r in audit])
+
+
+async def test_dev_users_and_tokens_are_created_once_and_kept_live(
+    db_url: str, pool: asyncpg.Pool
+) -> None:
+    from licenseflow import devstack
+
+    first = await devstack.ensure_dev_tokens(db_url, {})
+    assert set(first) == {user for user, *_ in devstack.DEV_USERS}
+    acme = await lookup(pool, first["acme-ops"])
+    assert acme is not None and (acme[0].roles, acme[0].partner_id) == ({"partner"}, "acme")
+    assert await devstack.ensure_dev_tokens(db_url, first) == first  # same tokens again
+
+    await pool.execute("UPDATE api_tokens SET revoked_at = now() WHERE user_name = 'bob'")
+    await pool.execute("UPDATE users SET active = false WHERE user_name = 'oscar'")
+    again = await devstack.ensure_dev_tokens(db_url, first)
+    assert again["bob"] != first["bob"] and await lookup(pool, again["bob"]) is not None
+    assert "oscar" not in again  # disabled: no token printed
+    assert again["admin"] == first["admin"]
+    await pool.execute("DELETE FROM api_tokens WHERE user_name = 'admin'")  # database reset
+    assert (await devstack.ensure_dev_tokens(db_url, again))["admin"] == first["admin"]
+    assert await lookup(pool, first["admin"]) is not None
 
 
 def test_one_off_commands_stop_the_embedded_postgres_they_start(tmp_path: Path) -> None:

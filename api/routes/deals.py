@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from temporalio.client import WorkflowExecution
 from temporalio.common import (
     SearchAttributePair,
@@ -18,7 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api import visibility
-from api.auth import reads_as_partner_only, require_read, require_role, require_steer
+from api.auth import reads_as_partner_only, require_read, require_role
 from api.deps import (
     Caller,
     Services,
@@ -30,10 +30,13 @@ from api.deps import (
     request_participants,
     write_audit,
 )
+from api.gates import allow, steerable_deal
 from api.invoices import with_payments
 from api.params import ID_PATTERN, DealId
 from api.partner_view import DealView, full_view, partner_view
+from api.people import check_deal_people
 from api.problems import conflict, forbidden, invalid
+from api.routing import AuthorizeFirstRoute
 from api.schemas import AuditOut, DealCreated, DealSummary, StatementOut, TerminateBody
 from api.workflow_errors import problem_from_temporal, update_problem
 from domain.deal import DealRequest, canonical_request_hash
@@ -45,7 +48,7 @@ from store.statements import Scope
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, KPI_STATUS, LICENSING_PARTNER
 
-router = APIRouter(prefix="/v1/deals", tags=["deals"])
+router = APIRouter(prefix="/v1/deals", tags=["deals"], route_class=AuthorizeFirstRoute)
 
 
 @router.post(
@@ -53,17 +56,21 @@ router = APIRouter(prefix="/v1/deals", tags=["deals"])
     status_code=status.HTTP_201_CREATED,
     response_model=DealCreated,
     responses={200: {"description": "Same deal_id and identical body: already started"}},
+    dependencies=[allow("admin", "owner")],  # before the body is validated: api/gates.py
 )
 async def create_deal(
     body: DealRequest, request: Request, response: Response, svc: Svc, who: Caller
 ) -> DealCreated:
     """Start a LicensingDeal (owner or admin); its first read-model sync writes the
-    `deal.create` audit row. Identical repeat → 200, different body → 409."""
+    `deal.create` audit row. Identical repeat → 200, different body → 409. Everyone named
+    must be an active user in the right role, with separation of duties (`api/people.py`):
+    422 naming the field."""
     require_role(who, "admin", "owner")
     if body.owner and body.owner != who.user and not who.has("admin"):
         raise forbidden("owners start deals for themselves; leave `owner` empty")
     deal = body.model_copy(update={"owner": body.owner or who.user})
     await _require_partners(svc, deal.partners)
+    await check_deal_people(svc.pool, deal, caller=who.user)  # users, roles, duties: api/people
     request_hash = canonical_request_hash(deal)
     workflow_id = deal_workflow_id(deal.deal_id)
     try:
@@ -193,14 +200,14 @@ async def get_deal(deal_id: DealId, svc: Svc, who: Caller) -> DealView:
     return partner_view(state, who, await with_payments(svc.pool, rows, now))
 
 
-@router.post("/{deal_id}/terminate", response_model=DealState)
+@router.post(
+    "/{deal_id}/terminate", response_model=DealState, dependencies=[Depends(steerable_deal)]
+)
 async def terminate_deal(
     deal_id: DealId, body: TerminateBody, request: Request, svc: Svc, who: Caller
 ) -> DealState:
     """End the deal early (its owner, or an admin). A launched deal answers `winding_down`:
     final accounting (the last reports, then the final statement) ends it `terminated`."""
-    access = await deal_access(svc, deal_id)
-    require_steer(who, access)
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
         state = await handle.execute_update(

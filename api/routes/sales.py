@@ -9,10 +9,11 @@ from typing import Literal
 from fastapi import APIRouter, Request, Response, status
 from temporalio.service import RPCError
 
-from api.auth import require_partner_of
-from api.deps import Caller, Services, Svc, access_from_state, deal_state, write_audit
+from api.deps import Caller, Services, Svc, write_audit
+from api.gates import ReportedDeal
 from api.params import DealId
 from api.problems import conflict, invalid
+from api.routing import AuthorizeFirstRoute
 from api.schemas import SalesReportAccepted
 from api.workflow_errors import problem_from_temporal
 from domain.currency import check_minor_unit
@@ -22,7 +23,7 @@ from domain.schedule import contract_year_of
 from licenseflow.report_signals import signal_stored_report
 from store import sales
 
-router = APIRouter(prefix="/v1/deals", tags=["sales"])
+router = APIRouter(prefix="/v1/deals", tags=["sales"], route_class=AuthorizeFirstRoute)
 
 
 def report_hash(report: SalesReport) -> str:
@@ -41,6 +42,7 @@ def report_hash(report: SalesReport) -> str:
 )
 async def submit_sales_report(
     deal_id: DealId,
+    state: ReportedDeal,  # 404/403 (its partner or an admin) before the body is validated
     body: SalesReport,
     request: Request,
     response: Response,
@@ -48,8 +50,6 @@ async def submit_sales_report(
     who: Caller,
 ) -> SalesReportAccepted:
     """Report one period (empty `lines` = no sales). A changed report needs `correction`."""
-    state = await deal_state(svc, deal_id)
-    require_partner_of(who, access_from_state(state))
     if state.stage in TERMINAL_STAGES:
         raise conflict(f"deal {deal_id} is {state.stage.value}; it takes no more reports")
     if body.period > _last_reportable(state):

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from api.auth import require_role
 from api.deps import Caller, Svc, write_audit
+from api.gates import allow
 from api.invoices import with_payments
 from api.params import ID_PATTERN
 from api.problems import ProblemError, conflict, forbidden, invalid, not_found
+from api.routing import AuthorizeFirstRoute
 from api.schemas import PaymentBody, StatementDetail, StatementOut
 from domain.invoices import payment_problem
 from store import payments, statements
@@ -20,7 +22,7 @@ from store.pool import transaction
 from store.statements import Scope
 from store.tokens import Principal
 
-router = APIRouter(prefix="/v1/statements", tags=["statements"])
+router = APIRouter(prefix="/v1/statements", tags=["statements"], route_class=AuthorizeFirstRoute)
 
 StatementId = Annotated[str, Path(min_length=3, max_length=300, pattern=r"^[A-Za-z0-9._:-]+$")]
 """`<deal_id>:<key>`, made by the deal workflow (for example `moon:y1:p3`)."""
@@ -91,6 +93,7 @@ async def get_statement(statement_id: StatementId, svc: Svc, who: Caller) -> Sta
     status_code=status.HTTP_201_CREATED,
     response_model=StatementDetail,
     responses={200: {"description": "This reference was recorded already: nothing changed"}},
+    dependencies=[allow(*RECORD_PAYMENTS)],  # before the body is validated: api/gates.py
 )
 async def record_payment(
     statement_id: StatementId,

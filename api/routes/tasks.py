@@ -1,8 +1,10 @@
 """The caller's inbox across workflows, and decisions routed to the owning workflow.
 
 A task id is `<workflow_id>:<local id>`. A decision goes to the owning workflow's one
-`decide` update, which routes it by the task's kind and has the last word (403/404/409/
-422); `sign`/`decline` on a signature task take the e-signature path instead.
+`decide` update, which routes it by the task's kind and has the last word (403/409/422);
+`sign`/`decline` on a signature task take the e-signature path instead. A task the caller is
+not assigned to answers as an unknown task (404, `api/task_access.py`), and a reply carrying
+workflow state is the caller's view (partner users get the partner view).
 """
 
 from __future__ import annotations
@@ -12,31 +14,31 @@ from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from temporalio.client import WorkflowExecution, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from api import visibility
+from api import task_access, visibility
 from api.auth import require_actor
 from api.deps import Caller, Services, Svc, write_audit
 from api.esign import SigningEvent, apply_signing_event
-from api.problems import conflict, forbidden, invalid, not_found
+from api.gates import decision_gate
+from api.problems import conflict, invalid
+from api.routing import AuthorizeFirstRoute
 from api.schemas import DecisionBody, DecisionResult, TaskOut
 from api.workflow_errors import problem_from_temporal, update_problem
 from domain.approval import DecideInput, Decision, PartnerApprovalState
 from domain.deal_messages import SIGNATURE_DECISIONS, TaskDecisionInput
 from domain.deal_state import DealState
-from domain.ids import deal_workflow_id
+from domain.ids import task_local_id
 from domain.tasks import INCIDENT_TASK_PREFIX, Task
 from store import envelopes
 from store.tokens import Principal
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
 
-router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+router = APIRouter(prefix="/v1/tasks", tags=["tasks"], route_class=AuthorizeFirstRoute)
 
-APPROVAL_PREFIX = "partner-approval-"
-TASK_WORKFLOW_PREFIXES = (APPROVAL_PREFIX, deal_workflow_id(""))
 APPROVAL_WORKFLOW = "PartnerApproval"
 """Workflow type of PartnerApproval in visibility listings."""
 _MAX_WORKFLOWS = 200
@@ -96,45 +98,52 @@ async def _open_tasks(
     return list(state.open_tasks)
 
 
-@router.post("/{task_id}/decision", response_model=DecisionResult)
+@router.post(
+    "/{task_id}/decision",
+    response_model=DecisionResult,
+    dependencies=[Depends(decision_gate)],  # before the body is validated: api/gates.py
+)
 async def decide(
     task_id: TaskId, body: DecisionBody, request: Request, svc: Svc, who: Caller
 ) -> DecisionResult:
-    """Decide a task; the owning workflow's validator has the last word (403/404/409/422).
-    Ops tokens are read-only but for incident tasks."""
-    workflow_id, sep, local_id = task_id.partition(":")
+    """Decide a task; the owning workflow's validator has the last word (403/409/422).
+    A task the caller is not assigned to is a 404, as an unknown task. Ops tokens are
+    read-only but for incident tasks."""
+    local_id = task_local_id(task_id)  # both approval id forms (domain.ids)
     if not (who.has("ops") and local_id.startswith(INCIDENT_TASK_PREFIX)):
         require_actor(who)
-    if not sep or not local_id or not workflow_id.startswith(TASK_WORKFLOW_PREFIXES):
-        # only deal and partner-approval workflows hold tasks; never update anything else
-        raise not_found(f"task {task_id} does not exist")
+    # only deal and partner-approval workflows hold tasks; never update anything else
+    workflow_id, local_id, is_deal = task_access.parse(task_id)
     handle = svc.client.get_workflow_handle(workflow_id)
-    if workflow_id.startswith(APPROVAL_PREFIX):
+    if not is_deal:
+        approval_input = _approval_decision(who, task_id, body)
+        task = await task_access.task_access(svc, who, task_id, request)
         approval = await _updated(
             svc,
-            task_id,
+            task,
             handle.execute_update(
-                PartnerApprovalWorkflow.decide,
-                _approval_decision(who, task_id, body),
-                rpc_timeout=svc.rpc_timeout,
+                PartnerApprovalWorkflow.decide, approval_input, rpc_timeout=svc.rpc_timeout
             ),
         )
-        result, deal_id = _accepted(task_id, workflow_id, body, approval), approval.deal_id
+        reply = task_access.approval_reply(approval, who)
+        result, deal_id = _accepted(task_id, workflow_id, body, reply), approval.deal_id
     elif body.decision in SIGNATURE_DECISIONS and (
         envelope := await envelopes.for_task(svc.pool, task_id)
     ):
-        result, deal_id = await _sign(svc, who, envelope, task_id, workflow_id, body)
+        result, deal_id = await _sign(svc, request, who, envelope, task_id, workflow_id, body)
     else:
+        task = await task_access.task_access(svc, who, task_id, request)
         deal = await _updated(
             svc,
-            task_id,
+            task,
             handle.execute_update(
                 LicensingDealWorkflow.decide,
                 _deal_decision(who, task_id, body),
                 rpc_timeout=svc.rpc_timeout,
             ),
         )
-        result, deal_id = _accepted(task_id, workflow_id, body, deal), deal.deal_id
+        reply = task_access.deal_reply(deal, who)
+        result, deal_id = _accepted(task_id, workflow_id, body, reply), deal.deal_id
     await write_audit(
         svc,
         request,
@@ -149,14 +158,15 @@ async def decide(
 
 
 def _accepted(
-    task_id: str, workflow_id: str, body: DecisionBody, state: DealState | PartnerApprovalState
+    task_id: str, workflow_id: str, body: DecisionBody, state: dict[str, Any]
 ) -> DecisionResult:
+    """`state` is the caller's view of the workflow's answer (`api.task_access`)."""
     return DecisionResult(
         task_id=task_id,
         workflow_id=workflow_id,
         decision=body.decision,
         status="accepted",
-        state=state.model_dump(mode="json"),
+        state=state,
     )
 
 
@@ -187,17 +197,23 @@ def _deal_decision(who: Principal, task_id: str, body: DecisionBody) -> TaskDeci
     )
 
 
-async def _updated(svc: Services, task_id: str, update: Awaitable[StateT]) -> StateT:
-    """The workflow's answer to a decision update; its refusal as problem details."""
+async def _updated(
+    svc: Services, task: task_access.TaskAccess, update: Awaitable[StateT]
+) -> StateT:
+    """The workflow's answer to a decision update; its refusal as problem details (as the
+    caller may see it: a missing task or a stranger's is the 404 of an unknown task)."""
     try:
         return await update
     except Exception as exc:
-        workflow_id = task_id.partition(":")[0]
-        raise await update_problem(svc.client, workflow_id, exc, what=f"task {task_id}") from exc
+        problem = await update_problem(
+            svc.client, task.workflow_id, exc, what=f"task {task.task_id}"
+        )
+        raise task_access.refusal(task, problem) from exc
 
 
 async def _sign(
     svc: Services,
+    request: Request,
     who: Principal,
     envelope: dict[str, Any],
     task_id: str,
@@ -207,9 +223,9 @@ async def _sign(
     """Local-provider signing of the task's envelope: the same event path as the provider
     webhook."""
     if envelope["workflow_id"] != workflow_id:
-        raise not_found(f"task {task_id} does not exist")
+        raise task_access.no_such_task(task_id)
     if who.user not in envelope["signatories"]:
-        raise forbidden(f"task {task_id} is not assigned to {who.user}")
+        raise task_access.hidden_denial(request, task_access.no_such_task(task_id))
     if envelope["provider"] != "local":
         raise conflict(f"envelope {envelope['envelope_id']} is signed at {envelope['provider']}")
     event = SigningEvent(

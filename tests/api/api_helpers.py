@@ -1,7 +1,9 @@
-"""Helpers for API tests: a harness around the ASGI app, tokens, bounded polling."""
+"""Helpers for API tests: a harness around the ASGI app, users and tokens, bounded polling."""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,8 +12,12 @@ import httpx
 from polling import eventually
 from temporalio.client import Client
 
+from domain.ids import ID_PATTERN
 from licenseflow.config import Settings
+from store import users
 from store.tokens import create_token
+
+_ID = re.compile(ID_PATTERN)
 
 
 @dataclass
@@ -24,17 +30,70 @@ class Api:
     settings: Settings
     uid: str
     _tokens: dict[tuple[str, tuple[str, ...], str | None], str] = field(default_factory=dict)
+    provision: bool = True
+    """Create the users a POSTed partner or deal names (see `provision_people`); tests of
+    those rules turn it off."""
 
     def name(self, base: str) -> str:
         """A name unique to this test (the dev server and its visibility are shared)."""
         return f"{base}-{self.uid}"
 
+    async def user(self, user: str, *roles: str, partner_id: str | None = None) -> users.User:
+        """The user `user` holding at least `roles` (created, or the roles added; a given
+        partner binding replaces the old one)."""
+        return await users.ensure(self.pool, user, list(roles), partner_id)
+
     async def auth(self, user: str, *roles: str, partner_id: str | None = None) -> dict[str, str]:
-        """Authorization header for a (cached) token of `user` with `roles`."""
+        """Authorization header for a (cached) token of `user` with exactly `roles`; the user
+        is created, or given the roles, first."""
         key = (user, tuple(sorted(roles)), partner_id)
         if key not in self._tokens:
+            await self.user(user, *roles, partner_id=partner_id)
             self._tokens[key] = await create_token(self.pool, user, list(roles), partner_id)
         return {"Authorization": f"Bearer {self._tokens[key]}"}
+
+
+async def provision_people(api: Api, path: str, body: Any) -> None:
+    """Create the users a partner or deal body names, as the API requires them
+    (`api/people.py`): the partner's contact user (partner role, bound to it) unless that user
+    exists; every approver, escalation target and the licensor signatory (approver role
+    added); a named owner (owner role added). Names that are not identifiers are left out
+    (tests of input bounds send those)."""
+    if not isinstance(body, dict):
+        return
+
+    def named(value: Any) -> str | None:
+        return value if isinstance(value, str) and _ID.match(value) else None
+
+    if path == "/v1/partners":
+        contact, partner_id = named(body.get("contact_user")), named(body.get("partner_id"))
+        if contact and partner_id and await users.get(api.pool, contact) is None:
+            await users.ensure(api.pool, contact, ["partner"], partner_id)
+        return
+    if path != "/v1/deals":
+        return
+    people = [body.get("licensor_signatory"), *(body.get("plan_approvers") or [])]
+    for step in body.get("partner_approval_chain") or []:
+        if isinstance(step, dict):
+            people += [*(step.get("approvers") or []), step.get("escalate_to")]
+    for person in people:
+        if name := named(person):
+            await users.ensure(api.pool, name, ["approver"])
+    if owner := named(body.get("owner")):
+        await users.ensure(api.pool, owner, ["owner"])
+
+
+async def provision_request(api: Api, request: httpx.Request) -> None:
+    """An httpx request hook: `provision_people` for POST /v1/partners and /v1/deals."""
+    if not api.provision or request.method != "POST":
+        return
+    if request.url.path not in ("/v1/partners", "/v1/deals"):
+        return
+    try:
+        body = json.loads(await request.aread())
+    except ValueError:
+        return
+    await provision_people(api, request.url.path, body)
 
 
 async def audit_row(api: Api, deal_id: str, action: str, *, within: float = 10.0) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 from domain import errors
-from domain.approval import DecideInput, PartnerApprovalInput, PartnerApprovalState
+from domain.approval import DecideInput, PartnerApprovalInput, PartnerApprovalState, TrailEntry
 from domain.common import HistoryEntry
 from domain.deal_activity_io import DealReadModelInput
 from domain.deal_messages import (
@@ -175,6 +175,7 @@ class StubPartnerApproval:
         self._board = TaskBoard()
         self._input: PartnerApprovalInput | None = None
         self._status = "awaiting_decision"
+        self._trail: list[TrailEntry] = []
 
     @workflow.run
     async def run(self, params: PartnerApprovalInput) -> str:
@@ -207,12 +208,23 @@ class StubPartnerApproval:
             status=self._status,
             version=self._input.version,
             open_tasks=self._board.open_tasks(),
+            trail=self._trail,
         )
 
     @workflow.update
     async def decide(self, params: DecideInput) -> PartnerApprovalState:
         assert params.task_id is not None
-        self._board.close(params.task_id, params.decision.value, by=params.decided_by)
+        task = self._board.close(params.task_id, params.decision.value, by=params.decided_by)
+        self._trail.append(
+            TrailEntry(
+                at=workflow.now(),
+                version=task.version,
+                step=task.step or "",
+                actor=params.decided_by,
+                decision=params.decision.value,
+                comment=params.comment,
+            )
+        )
         self._status = "approved" if params.decision == "approve" else params.decision.value
         workflow.upsert_search_attributes([PENDING_APPROVERS.value_set([])])
         return self.state()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest_asyncio
-from api_helpers import Api
+from api_helpers import Api, provision_request
 from api_stubs import StubDeal, StubPartnerApproval
 from temporalio.testing import WorkflowEnvironment
 
@@ -24,20 +25,27 @@ SECRETS = "new-secret,old-secret"
 async def api(
     dev_env: WorkflowEnvironment, pool: asyncpg.Pool, db_url: str, task_queue: str
 ) -> AsyncIterator[Api]:
-    """The API over ASGI, starting workflows on this test's own task queue."""
+    """The API over ASGI, starting workflows on this test's own task queue. Rate limits are
+    off (tests poll from one address with one token); tests/api/test_api_edge.py tests them."""
     settings = Settings(  # type: ignore[call-arg]
-        DATABASE_URL=db_url, LICENSEFLOW_TASK_QUEUE=task_queue, LICENSEFLOW_ESIGN_SECRETS=SECRETS
+        DATABASE_URL=db_url,
+        LICENSEFLOW_TASK_QUEUE=task_queue,
+        LICENSEFLOW_ESIGN_SECRETS=SECRETS,
+        LICENSEFLOW_RATE_LIMIT=False,
     )
     app = create_app(settings, pool=pool, client=dev_env.client)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
-        yield Api(
+        harness = Api(
             http=http,
             pool=pool,
             client=dev_env.client,
             settings=settings,
             uid=uuid.uuid4().hex[:8],
         )
+        # the users a posted partner or deal names exist (api/people.py checks them)
+        http.event_hooks["request"].append(functools.partial(provision_request, harness))
+        yield harness
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -9,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from licenseflow.config import Settings
+from store import users
 from store.pool import create_pool
 from store.tokens import create_token
 
@@ -68,6 +69,7 @@ async def test_openapi_documents_every_v1_route(api: Api) -> None:
 
 
 async def test_token_use_is_recorded_at_most_once_a_minute(api: Api, pool: asyncpg.Pool) -> None:
+    await users.ensure(pool, "olivia", ["owner"])
     token = await create_token(pool, "olivia", ["owner"])
     headers = {"Authorization": f"Bearer {token}"}
     await api.http.get("/v1/partners/none", headers=headers)

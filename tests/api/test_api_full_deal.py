@@ -149,7 +149,7 @@ async def test_owner_inputs_are_routed_to_their_updates(real_api: Api) -> None:
     missing = await api.http.post(path, json={"decision": "submit"}, headers=owner)
     assert_problem(missing, 422, field="body.needs")
     other = await api.http.post(path, json={"decision": "submit", "needs": needs}, headers=planner)
-    assert_problem(other, 403)
+    assert_problem(other, 404)  # not the planner's task: as if it did not exist
     submitted = await decide_ok(api, owner, needs_task, decision="submit", needs=needs)
     assert submitted["state"]["stage"] in ("planning", "needs_analysis")
 

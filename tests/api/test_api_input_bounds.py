@@ -172,11 +172,14 @@ async def test_report_lines_are_capped(stub_api: Api) -> None:
 
 
 async def test_decision_comment_without_control_characters(stub_api: Api) -> None:
-    admin = await stub_api.auth("ada", "admin")
+    """On a task the caller may decide: an invalid body on any other is the 404 of an
+    unknown task (authorization before validation, api/gates.py)."""
+    deal_id, _ = await _deal_with_partner_token(stub_api)
+    carol = await stub_api.auth("carol", "approver")
     resp = await stub_api.http.post(
-        "/v1/tasks/deal-x:plan-v1/decision",
+        f"/v1/tasks/deal-{deal_id}:plan-approval/decision",
         json={"decision": "reject", "comment": "multi-line\nis fine, but not \u0007"},
-        headers=admin,
+        headers=carol,
     )
     assert_problem(resp, 422, field="body.comment")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import Api, assert_problem
+from api_helpers import Api, assert_problem, provision_people
 from api_samples import deal, partner
 from polling import eventually
 from structlog.testing import capture_logs
@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from api.app import create_app
 from api.outages import Outages
 from licenseflow.config import Settings
+from store import users
 from store.pool import create_pool
 from store.tokens import create_token
 
@@ -85,6 +86,7 @@ async def test_temporal_unreachable_is_503(db_url: str, pool: Any, settings: Set
     app = create_app(
         settings.model_copy(update={"temporal_call_timeout": 1.0}), pool=pool, client=client
     )
+    await users.ensure(pool, "oscar", ["ops"])
     token = await create_token(pool, "oscar", ["ops"])
     resp = await _get(app, "/v1/deals", headers={"Authorization": f"Bearer {token}"})
     assert_problem(resp, 503)
@@ -101,8 +103,11 @@ async def test_a_decision_on_a_deal_without_a_worker_is_503_within_the_bound(api
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api.test"
     ) as http:
-        await http.post("/v1/partners", json=partner(partner_id, "acme-ops"), headers=admin)
+        registration = partner(partner_id, "acme-ops")
+        await provision_people(api, "/v1/partners", registration)
+        await http.post("/v1/partners", json=registration, headers=admin)
         body = deal(api.name("moon"), partner_id=partner_id, approver="carol", signatory="sam")
+        await provision_people(api, "/v1/deals", body)
         owner = await api.auth(api.name("olivia"), "owner")
         assert (await http.post("/v1/deals", json=body, headers=owner)).status_code == 201
         started = time.monotonic()

@@ -42,7 +42,8 @@ async def test_owner_resends_a_declined_contract(real_api: Api) -> None:
     assert decision["allowed_decisions"] == ["resend", "cancel"]
     assert "wrong territory" in decision["title"]
     path = f"/v1/tasks/{decision['task_id']}/decision"
-    assert_problem(await api.http.post(path, json={"decision": "resend"}, headers=approver), 403)
+    # not the approver's task: answered as a task that does not exist
+    assert_problem(await api.http.post(path, json={"decision": "resend"}, headers=approver), 404)
     wrong = await api.http.post(path, json={"decision": "approve"}, headers=owner)
     assert_problem(wrong, 422, field="body.decision")
     resent = await decide_ok(api, owner, decision, decision="resend", comment="territory fixed")

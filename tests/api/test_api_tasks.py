@@ -89,7 +89,8 @@ async def test_deal_task_decisions_are_validated_by_the_workflow(stub_api: Api) 
     carol = await stub_api.auth(stub_api.name("carol"), "approver")
 
     other = await stub_api.auth(stub_api.name("una"), "approver")
-    assert_problem(await stub_api.http.post(path, json={"decision": "approve"}, headers=other), 403)
+    # not assigned: answered as a task that does not exist (api/task_access.py)
+    assert_problem(await stub_api.http.post(path, json={"decision": "approve"}, headers=other), 404)
     ops = await stub_api.auth("oscar", "ops")
     assert_problem(await stub_api.http.post(path, json={"decision": "approve"}, headers=ops), 403)
     maybe = await stub_api.http.post(path, json={"decision": "maybe"}, headers=carol)
@@ -169,7 +170,7 @@ async def test_partner_approval_decisions_go_to_its_workflow(stub_api: Api) -> N
     delegate = await stub_api.http.post(path, json={"decision": "delegate"}, headers=headers)
     assert "delegate_to" in assert_problem(delegate, 422)["detail"]
     other = await stub_api.auth(stub_api.name("una"), "approver")
-    assert_problem(await stub_api.http.post(path, json={"decision": "approve"}, headers=other), 403)
+    assert_problem(await stub_api.http.post(path, json={"decision": "approve"}, headers=other), 404)
 
     ok = await stub_api.http.post(path, json={"decision": "approve"}, headers=headers)
     assert ok.status_code == 200, ok.text
@@ -186,7 +187,7 @@ async def test_local_signing_completes_the_envelope_and_signals_the_deal(stub_ap
     headers = await stub_api.auth(sam, "owner")
 
     carol = await stub_api.auth(stub_api.name("carol"), "approver")
-    assert_problem(await stub_api.http.post(path, json={"decision": "sign"}, headers=carol), 403)
+    assert_problem(await stub_api.http.post(path, json={"decision": "sign"}, headers=carol), 404)
     assert_problem(
         await stub_api.http.post(path, json={"decision": "approve"}, headers=headers),
         422,

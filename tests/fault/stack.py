@@ -172,6 +172,8 @@ class Stack:
             "LICENSEFLOW_TASK_QUEUE": self.task_queue,
             "LICENSEFLOW_LOG_FORMAT": "json",
             "LICENSEFLOW_DATA_DIR": str(self.root),
+            # the client retries every call until acknowledged: never a 429
+            "LICENSEFLOW_RATE_LIMIT": "off",
         }
         cli = [sys.executable, "-m", "licenseflow.cli"]
         self.worker = Process("worker", [*cli, "worker"], env, self.root / "worker.log")

@@ -22,8 +22,9 @@ import pytest
 from stack import Stack
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from domain.ids import partner_approval_id
 from licenseflow.converter import data_converter
-from store import audit, statements
+from store import audit, statements, users
 from store.migrate import apply_migrations
 from store.pool import create_pool
 from store.tokens import create_token
@@ -105,17 +106,17 @@ async def test_no_fault_loses_freezes_or_fails_a_deal(tmp_path: Path) -> None:
     stack.postgres.start()
     await apply_migrations(stack.postgres.dsn)
     pool = await create_pool(stack.postgres.dsn)
-    tokens = {
-        user: await create_token(pool, user, roles, partner)
-        for user, roles, partner in [
-            ("admin", ["admin"], None),
-            ("olivia", ["owner"], None),
-            ("bob", ["approver"], None),
-            ("carol", ["approver"], None),
-            ("alice", ["approver"], None),
-            ("acme-ops", ["partner"], "acme"),
-        ]
-    }
+    tokens: dict[str, str] = {}
+    for user, roles, partner in [
+        ("admin", ["admin"], None),
+        ("olivia", ["owner"], None),
+        ("bob", ["approver"], None),
+        ("carol", ["approver"], None),
+        ("alice", ["approver"], None),
+        ("acme-ops", ["partner"], "acme"),
+    ]:
+        await users.ensure(pool, user, roles, partner)
+        tokens[user] = await create_token(pool, user, roles, partner)
     acked: dict[str, set[int]] = {}
     faults: list[str] = []
     try:
@@ -170,7 +171,7 @@ async def launch_all(api: Client_, tokens: dict[str, str]) -> None:
     for deal_id in deal_ids():
         await decide_when_open(api, tokens["bob"], f"deal-{deal_id}:plan-v1", "approve")
         await decide_when_open(
-            api, tokens["carol"], f"partner-approval-{deal_id}-acme:commercial-v1", "approve"
+            api, tokens["carol"], f"{partner_approval_id(deal_id, 'acme')}:commercial-v1", "approve"
         )
         for user in ("alice", "acme-ops"):
             await decide_when_open(api, tokens[user], f"deal-{deal_id}:signature-1", "sign")

@@ -1,0 +1,162 @@
+"""Who may learn that a task exists, and what a decision reply shows its caller.
+
+A task id names its workflow (`deal-<id>:plan-v1`, a partner approval's `...:legal-v1`), and
+those ids are guessable: a competitor's token must not learn from an answer that a partner is
+a candidate of a deal, or that a task is open. So a task the caller is not assigned to
+answers exactly as a task that does not exist: 404, `task <id> does not exist`.
+
+* An open task: only its assignees get past this; everyone else gets the 404.
+* A task that is not open (decided, expired, or never opened): the workflow answers (404 or
+  409 "already decided") only to the licensor's people who may read the deal (its owner,
+  its approvers and signatories, admin, ops) or who acted in the approval's trail; everyone
+  else, partner users always, gets the 404.
+
+Replies that carry workflow state are the caller's view: a partner user gets the partner
+view of a deal (`api.partner_view.partner_view`) or of a partner approval
+(`partner_approval_view`: status and its own open tasks; no trail, comments, approver names
+or screening scores); the licensor's people get the state as it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.auth import READ_ALL, can_read_deal, reads_as_partner_only
+from api.deps import Services, access_from_state, deal_access
+from api.partner_view import full_view, partner_approval_view, partner_view
+from api.problems import ProblemError, not_found
+from api.workflow_errors import problem_from_temporal
+from domain.approval import PartnerApprovalState
+from domain.deal_state import DealState
+from domain.ids import is_deal_workflow_id, split_task_id
+from domain.tasks import Task
+from store.tokens import Principal
+from workflows.licensing_deal import LicensingDealWorkflow
+from workflows.partner_approval import PartnerApprovalWorkflow
+
+HIDDEN_DENIAL = "hidden_denial"
+"""`request.state` flag: this 404 refused access (the task or partner may well exist), so the
+denial audit can record it although its status is not 403."""
+
+
+def no_such_task(task_id: str) -> ProblemError:
+    """The one answer for a task that does not exist or is not the caller's."""
+    return not_found(f"task {task_id} does not exist")
+
+
+def hidden_denial(request: Request | None, problem: ProblemError) -> ProblemError:
+    """`problem` (a 404), marked on the request (when given) as a refused access."""
+    if request is not None:
+        setattr(request.state, HIDDEN_DENIAL, True)
+    return problem
+
+
+@dataclass(frozen=True)
+class TaskAccess:
+    """A task id the caller may decide on (or hear about), and the workflow holding it."""
+
+    task_id: str
+    workflow_id: str
+    local_id: str
+    is_deal: bool
+    assigned: bool
+    """The task is open and the caller is one of its assignees (False: the task is not
+    open, and the caller may hear from the workflow why)."""
+
+
+def parse(task_id: str) -> tuple[str, str, bool]:
+    """(workflow id, local id, is a deal) of a task id; the 404 for anything that names no
+    workflow holding tasks."""
+    split = split_task_id(task_id)
+    if split is None:
+        raise no_such_task(task_id)
+    workflow_id, local_id = split
+    return workflow_id, local_id, is_deal_workflow_id(workflow_id)
+
+
+async def task_access(
+    svc: Services, who: Principal, task_id: str, request: Request | None = None
+) -> TaskAccess:
+    """The task, when the caller may decide it or hear about it; else the 404 (the same
+    answer as for an unknown task). Reads the owning workflow's `state` query."""
+    workflow_id, local_id, is_deal = parse(task_id)
+    state = await _state(svc, workflow_id, task_id, is_deal=is_deal)
+    task = _open_task(state.open_tasks, task_id)
+    access = TaskAccess(task_id, workflow_id, local_id, is_deal, assigned=task is not None)
+    if task is not None:
+        if who.user not in task.assignees:
+            raise hidden_denial(request, no_such_task(task_id))
+        return access
+    if _licensee(who):
+        raise hidden_denial(request, no_such_task(task_id))
+    if isinstance(state, DealState):
+        deal = access_from_state(state)
+        if can_read_deal(who, deal) and not reads_as_partner_only(who, deal):
+            return access
+    elif who.has(*READ_ALL) or who.user in {e.actor for e in state.trail}:
+        return access
+    elif await _reads_deal_as_licensor(svc, who, state.deal_id):
+        return access
+    raise hidden_denial(request, no_such_task(task_id))
+
+
+def refusal(task: TaskAccess, problem: ProblemError) -> ProblemError:
+    """The workflow's refusal as the caller may see it: a missing task, or (for a task that
+    was not open to the caller) one it is not assigned to, is the 404 of an unknown task."""
+    if problem.status == 404 or (problem.status == 403 and not task.assigned):
+        return no_such_task(task.task_id)
+    return problem
+
+
+def deal_reply(state: DealState, who: Principal) -> dict[str, Any]:
+    """A deal's state in a decision reply: the partner view for partner users and anyone
+    who reads the deal only as its licensee."""
+    if _licensee(who) or reads_as_partner_only(who, access_from_state(state)):
+        return partner_view(state, who).model_dump(mode="json")
+    return full_view(state).model_dump(mode="json")
+
+
+def approval_reply(state: PartnerApprovalState, who: Principal) -> dict[str, Any]:
+    """A partner approval's state in a decision reply: the partner view for partner users
+    (and anyone outside the licensor's roles)."""
+    if _licensee(who) or not who.has(*READ_ALL, "owner", "approver"):
+        return partner_approval_view(state, who).model_dump(mode="json")
+    return state.model_dump(mode="json")
+
+
+def _licensee(who: Principal) -> bool:
+    """A partner's user (whatever other roles the token holds)."""
+    return who.has("partner") or who.partner_id is not None
+
+
+def _open_task(tasks: list[Task], task_id: str) -> Task | None:
+    return next((t for t in tasks if t.task_id == task_id and t.closed_at is None), None)
+
+
+async def _state(
+    svc: Services, workflow_id: str, task_id: str, *, is_deal: bool
+) -> DealState | PartnerApprovalState:
+    handle = svc.client.get_workflow_handle(workflow_id)
+    try:
+        if is_deal:
+            return await handle.query(LicensingDealWorkflow.state, rpc_timeout=svc.rpc_timeout)
+        return await handle.query(PartnerApprovalWorkflow.state, rpc_timeout=svc.rpc_timeout)
+    except WorkflowQueryFailedError:
+        raise no_such_task(task_id) from None
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            problem_from_temporal(exc, what=f"task {task_id}")  # raises when Temporal is out
+        raise no_such_task(task_id) from None
+
+
+async def _reads_deal_as_licensor(svc: Services, who: Principal, deal_id: str) -> bool:
+    try:
+        deal = await deal_access(svc, deal_id)
+    except ProblemError:
+        return False
+    return can_read_deal(who, deal) and not reads_as_partner_only(who, deal)
