@@ -1,6 +1,6 @@
-"""Denied attempts in the audit log: a 401 to a request that carried credentials, and every
-403, become `access.denied` rows (path, method, status, token id, client address, request
-ids), written after the answer went out.
+"""Denied attempts in the audit log: a 401 to a request that carried credentials, every
+403, and every 404 that hides a refusal (`HIDDEN_DENIAL`) become `access.denied` rows (path,
+method, status, token id, client address, request ids), written after the answer went out.
 
 At most LICENSEFLOW_DENIED_AUDIT_PER_MINUTE rows per token (or per client address when the
 token is unknown) and minute; the rest are counted, and the next row written for that key
@@ -21,6 +21,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.middleware import client_ip
 from store import audit
 from store.tokens import Principal
+
+HIDDEN_DENIAL = "hidden_denial"
+"""Request-state flag: this 404 hides a refusal (set by `api.task_access.hidden_denial`)."""
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +87,7 @@ class DeniedAuditMiddleware:
             await send(message)
 
         await self.app(scope, receive, watch)
-        if status == 403 or (status == 401 and _has_credentials(scope)):
+        if status == 403 or (status == 401 and _has_credentials(scope)) or _hidden(scope, status):
             await self._record(scope, status)
 
     async def _record(self, scope: Scope, status: int) -> None:
@@ -123,6 +126,13 @@ class DeniedAuditMiddleware:
             )
         except Exception as exc:  # the answer is sent; a lost row must not become an error
             log.warning("access.denied.unrecorded", error=type(exc).__name__)
+
+
+def _hidden(scope: Scope, status: int) -> bool:
+    """A 404 that hides a refusal (`api.task_access.hidden_denial`: a task or profile the
+    caller may not see answers like an unknown one) is a denied attempt too."""
+    state = scope.get("state") or {}
+    return status == 404 and bool(state.get(HIDDEN_DENIAL))
 
 
 def _has_credentials(scope: Scope) -> bool:

@@ -27,6 +27,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import READ_ALL, can_read_deal, reads_as_partner_only
+from api.denied import HIDDEN_DENIAL as DENIAL_FLAG
 from api.deps import Services, access_from_state, deal_access
 from api.partner_view import full_view, partner_approval_view, partner_view
 from api.problems import ProblemError, not_found
@@ -39,7 +40,7 @@ from store.tokens import Principal
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
 
-HIDDEN_DENIAL = "hidden_denial"
+HIDDEN_DENIAL = DENIAL_FLAG
 """`request.state` flag: this 404 refused access (the task or partner may well exist), so the
 denial audit can record it although its status is not 403."""
 
@@ -67,6 +68,9 @@ class TaskAccess:
     assigned: bool
     """The task is open and the caller is one of its assignees (False: the task is not
     open, and the caller may hear from the workflow why)."""
+    step: str | None = None
+    """The approval step of an open task (delegation checks)."""
+    deal_id: str | None = None
 
 
 def parse(task_id: str) -> tuple[str, str, bool]:
@@ -87,7 +91,15 @@ async def task_access(
     workflow_id, local_id, is_deal = parse(task_id)
     state = await _state(svc, workflow_id, task_id, is_deal=is_deal)
     task = _open_task(state.open_tasks, task_id)
-    access = TaskAccess(task_id, workflow_id, local_id, is_deal, assigned=task is not None)
+    access = TaskAccess(
+        task_id,
+        workflow_id,
+        local_id,
+        is_deal,
+        assigned=task is not None,
+        step=task.step if task is not None else None,
+        deal_id=state.deal_id,
+    )
     if task is not None:
         if who.user not in task.assignees:
             raise hidden_denial(request, no_such_task(task_id))

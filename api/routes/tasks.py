@@ -20,9 +20,10 @@ from temporalio.service import RPCError
 
 from api import task_access, visibility
 from api.auth import require_actor
-from api.deps import Caller, Services, Svc, write_audit
+from api.deps import Caller, Services, Svc, deal_state, write_audit
 from api.esign import SigningEvent, apply_signing_event
 from api.gates import decision_gate
+from api.people import check_delegate
 from api.problems import conflict, invalid
 from api.routing import AuthorizeFirstRoute
 from api.schemas import DecisionBody, DecisionResult, TaskOut
@@ -118,6 +119,8 @@ async def decide(
     if not is_deal:
         approval_input = _approval_decision(who, task_id, body)
         task = await task_access.task_access(svc, who, task_id, request)
+        if body.decision == "delegate" and body.delegate_to and task.deal_id:
+            await _check_delegation(svc, task, body.delegate_to)
         approval = await _updated(
             svc,
             task,
@@ -155,6 +158,22 @@ async def decide(
         detail={"comment": body.comment, "status": result.status},
     )
     return result
+
+
+async def _check_delegation(svc: Services, task: task_access.TaskAccess, delegate: str) -> None:
+    """422 naming `body.delegate_to` unless the delegate is an eligible approver (active,
+    approver role, not the owner, no partner user, no approver of another step)."""
+    assert task.deal_id is not None
+    deal = await deal_state(svc, task.deal_id)
+    if deal.request is None:
+        return
+    await check_delegate(
+        svc.pool,
+        delegate,
+        owner=deal.owner,
+        chain=deal.request.partner_approval_chain,
+        step=task.step,
+    )
 
 
 def _accepted(

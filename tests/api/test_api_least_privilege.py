@@ -107,6 +107,13 @@ async def test_a_competitor_gets_the_unknown_task_answer_for_an_open_task(
         )
         _same_as_unknown(resp, other)
 
+    # each hidden refusal is still a denied attempt in the audit log (the competitor's)
+    denied = await api.pool.fetch(
+        "SELECT subject, detail FROM audit_log WHERE action = 'access.denied' AND actor = $1",
+        api.name("zeta-ops"),
+    )
+    assert denied and {r["detail"]["status"] for r in denied} == {404}
+
     await decide_ok(api, setup["approver"], setup["step"], decision="approve")
     # decided: its approver hears so, a competitor still hears of nothing
     again = await api.http.post(

@@ -37,11 +37,8 @@ from temporalio.exceptions import ChildWorkflowError, WorkflowAlreadyStartedErro
 
 from domain.approval import PartnerApprovalInput, PartnerApprovalResult
 from domain.approval_messages import WithdrawInput
-from domain.approval_rules import signatory_refusal
-from domain.deal_activity_io import RequestSignatureInput, Signatory
 from domain.deal_messages import (
     ADD_PARTNERS,
-    SIGNATURE_DECISIONS,
     SIGNATURE_DECLINE_DECISIONS,
     SignatureEvent,
 )
@@ -50,6 +47,7 @@ from domain.ids import legacy_partner_approval_id, partner_approval_id
 from domain.partner import PartnerProfile
 from domain.tasks import TaskKind
 from workflows.deal.run import DealRun
+from workflows.deal.signing import Signing
 from workflows.deal.stops import Cancelled, Terminated
 from workflows.partner_approval import PartnerApprovalWorkflow
 from workflows.patches import (
@@ -201,38 +199,16 @@ class Contracting:
         run, state = self._run, self._run.state
         await check_signatory(run)
         state.signature_round += 1
-        local = f"signature-{state.signature_round}"
-        ref = await run.calls.request_signature(
-            RequestSignatureInput(
-                idempotency_key=run.task_id(local),
-                deal_id=run.req.deal_id,
-                workflow_id=workflow.info().workflow_id,
-                title=run.req.title,
-                partner_id=state.partner_id or "",
-                plan_version=state.plan_version,
-                signatories=[
-                    Signatory(user=run.req.licensor_signatory, role="licensor"),
-                    Signatory(user=state.partner_contact or "", role="licensee"),
-                ],
-            )
+        signing = Signing(run)
+        task = await signing.request(
+            f"signature-{state.signature_round}",
+            title=run.req.title,
+            task_title=f"Sign the licensing contract of {run.req.title}",
+            plan_version=state.plan_version,
         )
-        state.envelope_id = ref.envelope_id
-        state.signature = None
-        run.note("signature_requested", detail=f"{ref.provider}:{ref.envelope_id}")
-        task = run.waits.open(
-            local,
-            TaskKind.SIGNATURE,
-            f"Sign the licensing contract of {run.req.title}",
-            [run.req.licensor_signatory, state.partner_contact or ""],
-            SIGNATURE_DECISIONS,
-        )
-        if await run.waits.wait(task, lambda: state.signature is not None):
+        event = await signing.settle(task)
+        if event is None:
             raise Cancelled("signature not completed in time")
-        event = state.signature
-        assert event is not None
-        outcome = "signed" if event.event == "completed" else "declined"
-        run.board.close(task.task_id, outcome, by=event.by, detail=event.reason)
-        run.publisher.publish()
         return event
 
     async def _decide_after_decline(self, event: SignatureEvent, by: str) -> None:
@@ -259,27 +235,9 @@ class Contracting:
 
 
 async def check_signatory(run: DealRun) -> None:
-    """Separation of duties before an envelope goes out (runs since the
-    `separation-of-duties` patch): the licensor signatory is neither a user of the partner
-    (nor its contact) nor the owner (unless `owner_may_sign`); a conflict parks the deal
-    until ops `retry` (after fixing the users directory) or `terminate`. For every envelope
-    the licensor signs (the contract, and amendments)."""
+    """Separation of duties before the contract's envelope goes out (runs since the
+    `separation-of-duties` patch; the rule is `Signing.check_signatory`)."""
     # asked when the run started (`DealDecisions`); patch results are memoized per run
     if not workflow.patched(SEPARATION_OF_DUTIES):
         return
-    state = run.state
-    signatory, partner_id = run.req.licensor_signatory, state.partner_id or ""
-    while True:
-        users = await run.calls.partner_users(partner_id)
-        contact = [state.partner_contact] if state.partner_contact else []
-        refusal = signatory_refusal(
-            signatory,
-            owner=run.req.owner,
-            owner_may_sign=getattr(run.req, "owner_may_sign", False),
-            partner_id=partner_id,
-            partner_users=[*users, *contact],
-        )
-        if refusal is None:
-            return
-        run.note("signatory_refused", by=signatory, detail=refusal.message)
-        await run.incidents.hold("licensor_signatory", refusal.message)
+    await Signing(run).check_signatory()
