@@ -313,3 +313,30 @@ def test_a_licensee_sees_an_amendment_once_it_is_asked_to_sign_it() -> None:
     )
     owner = Principal(user="olivia", roles=frozenset({"owner"}))
     assert deal_reply(state, owner)["amendment"]["status"] == "approval"
+
+
+async def test_a_step_is_delegated_only_to_an_eligible_approver(real_api: Api) -> None:
+    """Delegating carol's step to the licensee's own user, to the owner or to someone
+    without the approver role is a 422 naming `body.delegate_to`; to an active approver it
+    goes through."""
+    api = real_api
+    setup = await _deal_at_partner_approval(api)
+    path = f"/v1/tasks/{setup['step']['task_id']}/decision"
+    finance = api.name("fred")
+    await api.auth(finance, "finance")
+    for refused in (api.name("acme-ops"), api.name("olivia"), finance, api.name("nobody")):
+        resp = await api.http.post(
+            path, json={"decision": "delegate", "delegate_to": refused}, headers=setup["approver"]
+        )
+        assert_problem(resp, 422)
+        assert [e["field"] for e in resp.json()["errors"]] == ["body.delegate_to"], refused
+    eligible = api.name("erik")
+    await api.auth(eligible, "approver")
+    ok = await api.http.post(
+        path, json={"decision": "delegate", "delegate_to": eligible}, headers=setup["approver"]
+    )
+    assert ok.status_code == 200, ok.text
+    ended = await api.http.post(
+        f"/v1/deals/{setup['deal_id']}/terminate", json={"reason": "done"}, headers=setup["owner"]
+    )
+    assert ended.status_code == 200, ended.text
