@@ -23,6 +23,7 @@ from deal_helpers import (
     open_task,
     outcome_of,
     plan,
+    replay_and_record_runs,
     report_after_period_end,
     schedule,
     sign,
@@ -166,6 +167,7 @@ async def test_an_approved_scope_change_applies_only_once_the_licensee_signed(
     assert state.periods[3].kpi_status is KpiStatus.ON_TRACK  # 80,000 of the new 50,000
     await notified(pool, deal_id, "amendment_applied")
     await terminate(env, deal_id)
+    await replay_and_record_runs(env.client, deal_id, {"amendment_signed": ""})
 
 
 async def test_a_declined_amendment_envelope_keeps_the_plan_in_force(
