@@ -5,7 +5,7 @@ asking for a deal that does not exist gets 404; one asking for an existing deal 
 see or change gets 403. This reveals that a deal id is taken, which is public anyway (deal
 ids are one namespace chosen by owners; POST /v1/deals with a taken id answers 409). A 403
 `detail` names only the caller, the deal id and the rule — never owner, partner or stage.
-Partner profiles answer 403 to foreign partner tokens whether or not the partner exists.
+Partner profiles answer 404 to anyone who may not read them (as for an unknown partner).
 """
 
 from __future__ import annotations

@@ -117,8 +117,8 @@ async def decide(
     workflow_id, local_id, is_deal = task_access.parse(task_id)
     handle = svc.client.get_workflow_handle(workflow_id)
     if not is_deal:
+        task = await task_access.task_access(svc, who, task_id, request)  # before validation
         approval_input = _approval_decision(who, task_id, body)
-        task = await task_access.task_access(svc, who, task_id, request)
         if body.decision == "delegate" and body.delegate_to and task.deal_id:
             await _check_delegation(svc, task, body.delegate_to)
         approval = await _updated(
