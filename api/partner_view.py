@@ -80,6 +80,10 @@ def partner_view(
             "history": [],
             "open_tasks": [t for t in state.open_tasks if who.user in t.assignees],
             "amendment": licensee_amendment(state.amendment),
+            # who ended the deal is the licensor's business; that and why it ended is not
+            "wind_down": state.wind_down.model_copy(update={"by": None})
+            if state.wind_down
+            else None,
         }
     )
     return DealView.model_construct(
