@@ -1,5 +1,5 @@
 """`licenseflow` command line: dev, worker, api, migrate, user add/list/disable/enable, token
-create/list/revoke."""
+create/list/revoke, key generate."""
 
 from __future__ import annotations
 
@@ -142,6 +142,31 @@ def _add_token_commands(sub: Any) -> None:
     revoke.add_argument("token_id", help="token id, tok_...")
 
 
+def _add_key_commands(sub: Any) -> None:
+    key = sub.add_parser("key", help="payload encryption keys (LICENSEFLOW_PAYLOAD_KEYS)")
+    key_sub = key.add_subparsers(dest="key_command", metavar="ACTION", required=True)
+    generate = key_sub.add_parser(
+        "generate",
+        help="print a new id:base64key entry to stdout",
+        description="Print a new AES-256 payload key as id:base64key. Rotate by prepending "
+        "it to LICENSEFLOW_PAYLOAD_KEYS (newest first encrypts; keep older keys to decrypt).",
+    )
+    generate.add_argument("--id", dest="key_id", help="key id (default k<UTC timestamp>)")
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    """key generate: needs no settings (production without a key must be able to run it)."""
+    from licenseflow.encryption import DEV_KEY_PREFIX, PayloadKeyError, generate_key_entry
+
+    if args.key_id and args.key_id.startswith(DEV_KEY_PREFIX):
+        raise CliError(f"key ids starting with {DEV_KEY_PREFIX!r} are refused in production")
+    try:
+        print(generate_key_entry(args.key_id))
+    except PayloadKeyError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
     parser = argparse.ArgumentParser(
@@ -168,6 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending database migrations")
     _add_user_commands(sub)
     _add_token_commands(sub)
+    _add_key_commands(sub)
     return parser
 
 
@@ -634,6 +660,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _validate(args)
     try:
+        if args.command == "key":
+            return cmd_key(args)
         settings = _settings(args)
         if args.command == "dev":
             return cmd_dev(settings)

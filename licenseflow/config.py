@@ -7,15 +7,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from licenseflow import TASK_QUEUE
+from licenseflow.encryption import DEV_KEY_PREFIX, KeyRing, PayloadKeyError, parse_key_ring
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEV_ESIGN_SECRET = "dev-esign-secret"
 PLACEHOLDER_SECRETS = frozenset({DEV_ESIGN_SECRET, "change-me"})
+DEV_PAYLOAD_KEYS_FILE = "payload-keys"
+"""The dev key ring `licenseflow dev` keeps in the data dir (read in dev when none is set)."""
 
 
 class Settings(BaseSettings):
@@ -50,6 +53,12 @@ class Settings(BaseSettings):
     licensor: str = Field(
         default="LF", pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$", alias="LICENSEFLOW_LICENSOR"
     )
+    # payload encryption (licenseflow/encryption.py): id:base64key entries, newest first; the
+    # newest encrypts, all decrypt. Or a file of such entries. Dev without either: the data
+    # dir's `payload-keys` (made by `licenseflow dev`), else payloads stay unencrypted.
+    payload_keys: str = Field(default="", alias="LICENSEFLOW_PAYLOAD_KEYS", repr=False)
+    payload_keys_file: Path | None = Field(default=None, alias="LICENSEFLOW_PAYLOAD_KEYS_FILE")
+    _key_ring: KeyRing = PrivateAttr(default_factory=KeyRing)
     # --- HTTP edge (api/middleware.py, api/ratelimit.py; README "Security") ---
     # comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed;
     # empty: never (the client address is the TCP peer)
@@ -80,6 +89,41 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _load_payload_keys(self) -> Settings:
+        if self.payload_keys.strip() and self.payload_keys_file:
+            raise ValueError(
+                "set LICENSEFLOW_PAYLOAD_KEYS or LICENSEFLOW_PAYLOAD_KEYS_FILE, not both"
+            )
+        text, source = self.payload_keys, "LICENSEFLOW_PAYLOAD_KEYS"
+        path = self.payload_keys_file
+        if path is None and not text.strip() and self.environment == "dev":
+            dev_file = self.data_dir / DEV_PAYLOAD_KEYS_FILE
+            path = dev_file if dev_file.is_file() else None
+        if path is not None:
+            source = str(path)
+            try:
+                text = path.read_text()
+            except OSError as exc:
+                raise ValueError(f"cannot read payload keys file {path}: {exc}") from None
+        try:
+            self._key_ring = parse_key_ring(text)
+        except PayloadKeyError as exc:
+            raise ValueError(f"{source}: {exc}") from None
+        if self.environment == "production":
+            if not self._key_ring:
+                raise ValueError(
+                    "LICENSEFLOW_PAYLOAD_KEYS (or _FILE) must be set in production: "
+                    "see `licenseflow key generate`"
+                )
+            dev_ids = [i for i in self._key_ring.ids if i.startswith(DEV_KEY_PREFIX)]
+            if dev_ids:
+                raise ValueError(
+                    f"payload key(s) {', '.join(dev_ids)} are dev/test keys; "
+                    "production needs keys from `licenseflow key generate`"
+                )
+        return self
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
@@ -89,6 +133,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def payload_key_ring(self) -> KeyRing:
+        """The payload encryption keys, newest first (empty: payloads stay unencrypted)."""
+        return self._key_ring
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -3,10 +3,15 @@ the `RECORDED` validation context, so values read back from a workflow's history
 re-checked against today's edge bounds (`domain.bounds`): a deal started by an earlier
 release keeps decoding after the bounds get stricter. Inputs are checked where they enter:
 API bodies and update validators.
+
+Every payload is then encrypted by `EncryptionCodec` (AES-256-GCM, `licenseflow.encryption`)
+with the key ring of the settings (`LICENSEFLOW_PAYLOAD_KEYS`/`_FILE`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +26,7 @@ from temporalio.converter import (
 )
 
 from domain.bounds import RECORDED
+from licenseflow.encryption import EncryptionCodec, KeyRing
 
 
 @lru_cache(maxsize=1024)
@@ -55,5 +61,22 @@ class RecordedPayloadConverter(CompositePayloadConverter):
         )
 
 
-data_converter = DataConverter(payload_converter_class=RecordedPayloadConverter)
-"""Pass as `data_converter` to every Client, Worker, Replayer and test environment."""
+plain_data_converter = DataConverter(payload_converter_class=RecordedPayloadConverter)
+"""Without encryption: only to read payloads known to be unencrypted."""
+
+
+def data_converter_for(keys: KeyRing | Callable[[], KeyRing]) -> DataConverter:
+    """The pydantic converter with payloads encrypted under `keys` (a ring, or a function
+    returning one on first use)."""
+    return dataclasses.replace(plain_data_converter, payload_codec=EncryptionCodec(keys))
+
+
+def _settings_key_ring() -> KeyRing:
+    from licenseflow.config import get_settings
+
+    return get_settings().payload_key_ring
+
+
+data_converter = data_converter_for(_settings_key_ring)
+"""Pass as `data_converter` to every Client, Worker, Replayer and test environment. Its key
+ring comes from `get_settings()` on the first payload encoded or decoded (not on import)."""

@@ -1,7 +1,8 @@
 """`licenseflow dev`: supervise Temporal dev server, embedded Postgres, one worker and the API.
 
 Everything persists under LICENSEFLOW_DATA_DIR (default `.data`): `temporal.db` (SQLite, WAL),
-`pg/` (Postgres cluster), `dev-tokens.json` (plaintext dev tokens) and `logs/temporal.log`.
+`pg/` (Postgres cluster), `dev-tokens.json` (plaintext dev tokens), `payload-keys` (the dev
+payload encryption key, unless LICENSEFLOW_PAYLOAD_KEYS/_FILE is set) and `logs/temporal.log`.
 A second run resumes with the same workflows, rows, users and tokens (a dev token that
 expired or was revoked is replaced by a new one).
 """
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from licenseflow.config import Settings
+from licenseflow.config import DEV_PAYLOAD_KEYS_FILE, Settings
 from licenseflow.logging import configure_logging, get_logger
 
 log = get_logger("licenseflow.dev")
@@ -261,6 +262,28 @@ def save_dev_tokens(path: Path, tokens: dict[str, str]) -> None:
     tmp.replace(path)
 
 
+def ensure_dev_payload_keys(settings: Settings, data_dir: Path) -> dict[str, str]:
+    """The payload-key settings for the worker and API: the configured ones, else the data
+    dir's `payload-keys` (a `dev-` key created on the first run, owner-readable only)."""
+    if settings.payload_keys.strip() or settings.payload_keys_file:
+        return {}  # the children inherit the environment (or read the same .env)
+    from licenseflow.encryption import DEV_KEY_PREFIX, generate_key_entry
+
+    path = data_dir / DEV_PAYLOAD_KEYS_FILE
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            "# dev payload encryption key (licenseflow dev); never use it in production\n"
+            + generate_key_entry(prefix=DEV_KEY_PREFIX)
+            + "\n"
+        )
+        tmp.chmod(0o600)
+        tmp.replace(path)
+        log.info("dev.payload_key_created", path=str(path))
+    return {"LICENSEFLOW_PAYLOAD_KEYS_FILE": str(path)}
+
+
 async def ensure_dev_tokens(dsn: str, known: dict[str, str]) -> dict[str, str]:
     """Create the dev users, then their tokens (idempotent).
 
@@ -444,6 +467,7 @@ class Supervisor:
             "LICENSEFLOW_LOG_FORMAT": settings.log_format,
             "LICENSEFLOW_LOG_LEVEL": settings.log_level,
             "PYTHONUNBUFFERED": "1",
+            **ensure_dev_payload_keys(settings, self.data_dir),
         }
         python = [sys.executable, "-m", "licenseflow.cli"]
         for name in ("worker", "api"):

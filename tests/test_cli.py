@@ -18,6 +18,7 @@ import structlog
 from licenseflow import cli
 from licenseflow import logging as lf_logging
 from licenseflow.config import Settings
+from licenseflow.encryption import generate_key_entry
 from store.embedded import embedded_postgres_running
 from store.migrate import migration_files
 from store.principals import lookup
@@ -356,6 +357,10 @@ def test_production_refuses_placeholder_webhook_secrets() -> None:
     for secrets in ("dev-esign-secret", "change-me", "real-new,change-me", " , "):
         with pytest.raises(ValidationError, match="LICENSEFLOW_ESIGN_SECRETS"):
             Settings(LICENSEFLOW_ENV="production", LICENSEFLOW_ESIGN_SECRETS=secrets)  # type: ignore[call-arg]
-    prod = Settings(LICENSEFLOW_ENV="production", LICENSEFLOW_ESIGN_SECRETS="s3cret-a,s3cret-b")  # type: ignore[call-arg]
+    prod = Settings(  # type: ignore[call-arg]
+        LICENSEFLOW_ENV="production",
+        LICENSEFLOW_ESIGN_SECRETS="s3cret-a,s3cret-b",
+        LICENSEFLOW_PAYLOAD_KEYS=generate_key_entry(),
+    )
     assert prod.webhook_secrets == ["s3cret-a", "s3cret-b"]
     assert Settings().webhook_secrets == ["dev-esign-secret"]  # dev keeps working out of the box
