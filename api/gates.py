@@ -25,7 +25,7 @@ from api.params import DealId
 from api.routing import NOT_JSON
 from api.schemas import DecisionBody
 from domain.deal_state import DealState
-from domain.ids import split_task_id
+from domain.ids import task_local_id
 from domain.tasks import INCIDENT_TASK_PREFIX
 
 
@@ -64,9 +64,7 @@ async def decision_gate(task_id: TaskPath, request: Request, svc: Svc, who: Call
     validate, the answer a valid body would get for a task the caller may not decide (404,
     as for an unknown task: `api/task_access.py`). A valid body costs nothing here: the
     decision path checks the task itself."""
-    split = split_task_id(task_id)
-    local_id = split[1] if split is not None else ""
-    if not (who.has("ops") and local_id.startswith(INCIDENT_TASK_PREFIX)):
+    if not (who.has("ops") and task_local_id(task_id).startswith(INCIDENT_TASK_PREFIX)):
         require_actor(who)
     if not await _body_validates(request):
         await task_access.task_access(svc, who, task_id)

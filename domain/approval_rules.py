@@ -207,10 +207,6 @@ def signatory_refusal(
     return None
 
 
-LICENSOR_OWNED = ("evaluation", "risk.flags")
-"""Profile fields the licensor assesses: a resubmission cannot change them."""
-
-
 def keep_licensor_assessment(revised: PartnerProfile, stored: PartnerProfile) -> PartnerProfile:
     """`revised` with the licensor-owned fields of `stored` (its evaluation scores and risk
     flags): the partner's descriptive fields (name, contact, scope, insurance) may change,

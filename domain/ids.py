@@ -29,8 +29,6 @@ APPROVAL_ID_PREFIX = f"partner-approval{ID_SEPARATOR}"
 """Prefix of partner approval ids (since the `partner-approval-v2` patch)."""
 LEGACY_APPROVAL_ID_PREFIX = "partner-approval-"
 """Prefix of partner approval ids started before the `partner-approval-v2` patch."""
-TASK_WORKFLOW_PREFIXES = (DEAL_ID_PREFIX, APPROVAL_ID_PREFIX, LEGACY_APPROVAL_ID_PREFIX)
-"""Every workflow that holds tasks starts with one of these."""
 
 _IDENTIFIER = re.compile(ID_PATTERN)
 

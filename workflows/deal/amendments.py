@@ -222,9 +222,7 @@ class Amendments:
         task_id = run.task_id(amendment.signature_task)
         carried = run.board.get(task_id)
         if carried is not None and carried.closed_at is None:  # the event came with the carry
-            outcome = "signed" if event.event == "completed" else "declined"
-            run.board.close(task_id, outcome, by=event.by, detail=event.reason)
-            run.publisher.publish()
+            self._signing.close(task_id, event)
         if event.event != "completed":
             await self._finish(number, "declined", event.reason, by=event.by)
             return

@@ -105,10 +105,14 @@ class Signing:
         event = state.signature
         if expired or event is None:
             return None
-        outcome = "signed" if event.event == "completed" else "declined"
-        run.board.close(task.task_id, outcome, by=event.by, detail=event.reason)
-        run.publisher.publish()
+        self.close(task.task_id, event)
         return event
+
+    def close(self, task_id: str, event: SignatureEvent) -> None:
+        """Close a signature task with its envelope's settling event (signed or declined)."""
+        outcome = "signed" if event.event == "completed" else "declined"
+        self._run.board.close(task_id, outcome, by=event.by, detail=event.reason)
+        self._run.publisher.publish()
 
     def void(self, envelope_id: str | None, reason: str) -> None:
         """Stop waiting on `envelope_id`: a later event for it is ignored (noted)."""
