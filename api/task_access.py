@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import WorkflowHandle, WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.auth import READ_ALL, can_read_deal, reads_as_partner_only
@@ -150,14 +150,21 @@ def _open_task(tasks: list[Task], task_id: str) -> Task | None:
     return next((t for t in tasks if t.task_id == task_id and t.closed_at is None), None)
 
 
+async def query_state(
+    svc: Services, handle: WorkflowHandle[Any, Any], *, is_deal: bool
+) -> DealState | PartnerApprovalState:
+    """The `state` query of a workflow holding tasks (a deal or a partner approval)."""
+    if is_deal:
+        return await handle.query(LicensingDealWorkflow.state, rpc_timeout=svc.rpc_timeout)
+    return await handle.query(PartnerApprovalWorkflow.state, rpc_timeout=svc.rpc_timeout)
+
+
 async def _state(
     svc: Services, workflow_id: str, task_id: str, *, is_deal: bool
 ) -> DealState | PartnerApprovalState:
     handle = svc.client.get_workflow_handle(workflow_id)
     try:
-        if is_deal:
-            return await handle.query(LicensingDealWorkflow.state, rpc_timeout=svc.rpc_timeout)
-        return await handle.query(PartnerApprovalWorkflow.state, rpc_timeout=svc.rpc_timeout)
+        return await query_state(svc, handle, is_deal=is_deal)
     except WorkflowQueryFailedError:
         raise no_such_task(task_id) from None
     except RPCError as exc:

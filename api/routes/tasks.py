@@ -86,12 +86,8 @@ async def _open_tasks(
     state: DealState | PartnerApprovalState
     async with gate:
         try:
-            if execution.workflow_type == APPROVAL_WORKFLOW:
-                state = await handle.query(
-                    PartnerApprovalWorkflow.state, rpc_timeout=svc.rpc_timeout
-                )
-            else:
-                state = await handle.query(LicensingDealWorkflow.state, rpc_timeout=svc.rpc_timeout)
+            is_deal = execution.workflow_type != APPROVAL_WORKFLOW
+            state = await task_access.query_state(svc, handle, is_deal=is_deal)
         except (RPCError, WorkflowQueryFailedError):
             return []
     return list(state.open_tasks)
