@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.install-stamp
 PIP_FLAGS ?= --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help dev install test lint fmt worker api migrate bench fuzz clean clean-data
+.PHONY: help dev install test lint fmt worker api migrate bench bench-codec fuzz clean clean-data
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ migrate: $(STAMP) ## apply database migrations
 
 bench: $(STAMP) ## API latency vs the bare SDK (starts its own dev server, Postgres, worker, API)
 	$(PY) bench/api_latency.py $(BENCH_ARGS)
+
+bench-codec: $(STAMP) ## payload encryption cost: create-deal and decision, codec on vs off, same run
+	$(PY) bench/codec_cost.py $(BENCH_ARGS)
 
 fuzz: $(STAMP) ## schemathesis against the running API; then no deal may be failed, blocked or stuck
 	$(PY) bench/fuzz_api.py $(FUZZ_ARGS)

@@ -5,7 +5,9 @@ release keeps decoding after the bounds get stricter. Inputs are checked where t
 API bodies and update validators.
 
 Every payload is then encrypted by `EncryptionCodec` (AES-256-GCM, `licenseflow.encryption`)
-with the key ring of the settings (`LICENSEFLOW_PAYLOAD_KEYS`/`_FILE`).
+with the key ring of the settings (`LICENSEFLOW_PAYLOAD_KEYS`/`_FILE`). Failure messages and
+stack traces are moved into an encoded attribute (`encode_common_attributes`), so they are
+encrypted too: the history shows "Encoded failure" to anyone without the key.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from temporalio.contrib.pydantic import PydanticJSONPlainPayloadConverter
 from temporalio.converter import (
     CompositePayloadConverter,
     DataConverter,
+    DefaultFailureConverter,
     DefaultPayloadConverter,
     JSONPlainPayloadConverter,
 )
@@ -65,10 +68,21 @@ plain_data_converter = DataConverter(payload_converter_class=RecordedPayloadConv
 """Without encryption: only to read payloads known to be unencrypted."""
 
 
+class EncodedFailureConverter(DefaultFailureConverter):
+    """Failures with their message and stack trace in the (encrypted) encoded attributes."""
+
+    def __init__(self) -> None:
+        super().__init__(encode_common_attributes=True)
+
+
 def data_converter_for(keys: KeyRing | Callable[[], KeyRing]) -> DataConverter:
-    """The pydantic converter with payloads encrypted under `keys` (a ring, or a function
-    returning one on first use)."""
-    return dataclasses.replace(plain_data_converter, payload_codec=EncryptionCodec(keys))
+    """The pydantic converter with payloads, failure messages and stack traces encrypted
+    under `keys` (a ring, or a function returning one on first use)."""
+    return dataclasses.replace(
+        plain_data_converter,
+        payload_codec=EncryptionCodec(keys),
+        failure_converter_class=EncodedFailureConverter,
+    )
 
 
 def _settings_key_ring() -> KeyRing:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from pathlib import Path
@@ -12,6 +13,8 @@ import pytest
 from deal_helpers import deal_request, deal_worker, seed_partner, start_deal, wait_state
 from pydantic import ValidationError
 from temporalio.api.common.v1 import Payload
+from temporalio.api.failure.v1 import Failure
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from domain.deal_state import DealRunInput
@@ -119,7 +122,7 @@ def test_key_ring_parsing() -> None:
 
 
 def test_settings_key_ring_and_production_refusals(tmp_path: Path) -> None:
-    assert Settings().payload_key_ring.ids == ("dev-test-1",), "tests run encrypted"
+    assert Settings().payload_key_ring.current.key_id == "dev-test-1", "tests run encrypted"
     assert data_converter.payload_codec is not None
     keys_file = tmp_path / "keys"
     keys_file.write_text(f"{NEW}\n{OLD}\n")
@@ -135,7 +138,7 @@ def test_settings_key_ring_and_production_refusals(tmp_path: Path) -> None:
     production = {"LICENSEFLOW_ENV": "production", "LICENSEFLOW_ESIGN_SECRETS": "s3cret"}
     with pytest.raises(ValidationError, match="must be set in production"):
         Settings(**production, LICENSEFLOW_PAYLOAD_KEYS="")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="dev-test-1 are dev/test keys"):
+    with pytest.raises(ValidationError, match="dev-test-1.* are dev/test keys"):
         Settings(**production, LICENSEFLOW_PAYLOAD_KEYS=TEST_PAYLOAD_KEYS)  # type: ignore[arg-type]
     prod = Settings(**production, LICENSEFLOW_PAYLOAD_KEYS=f"{NEW},{OLD}")  # type: ignore[arg-type]
     assert prod.payload_key_ring.ids == ("new", "old")
@@ -192,3 +195,19 @@ async def test_a_started_deal_leaves_no_plaintext_in_history(
     assert run_input.request.title == title
     with pytest.raises(KeyError, match="binary/encrypted"):  # not readable without it
         await plain_data_converter.decode([sealed], [DealRunInput])
+
+
+async def test_failure_messages_and_stack_traces_are_encrypted() -> None:
+    converter = data_converter_for(parse_key_ring("dev-a:" + base64.b64encode(b"k" * 32).decode()))
+    try:
+        raise ApplicationError("olivia cannot approve her own deal", type="SelfApproval")
+    except ApplicationError as exc:
+        failure = Failure()
+        await converter.encode_failure(exc, failure)
+    assert failure.message == "Encoded failure" and failure.stack_trace == ""
+    sealed = failure.encoded_attributes
+    assert sealed.metadata["encoding"] == b"binary/encrypted"
+    assert b"olivia" not in failure.SerializeToString()
+    decoded = await converter.decode_failure(failure)
+    assert isinstance(decoded, ApplicationError)
+    assert (decoded.message, decoded.type) == ("olivia cannot approve her own deal", "SelfApproval")
