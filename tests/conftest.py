@@ -25,7 +25,10 @@ from store.pool import create_pool
 from workflows import search_attributes
 
 TEMPLATE_DB = "licenseflow_template"
-TEST_PAYLOAD_KEYS = "dev-test-1:/K0cYdQXJ8c2RLQA65n7Tg3DXm5V/Sxh5siXEyr9CnA="
+TEST_PAYLOAD_KEYS = (
+    "dev-test-1:/K0cYdQXJ8c2RLQA65n7Tg3DXm5V/Sxh5siXEyr9CnA=,"  # newest: encrypts
+    "dev-test-0:kWoDJlRuhM8Qj6lPiq/eE/sbZflvClhWbAvS5k8UhHo="  # rotated out: decrypts only
+)
 """The committed (public) test key: the whole suite runs with payload encryption on. Set
 before `get_settings()` is first called, which `data_converter` does on its first payload;
 subprocesses (CLI, fault stack) inherit it. Its `dev-` id is refused in production."""

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
-from workflow_helpers import HISTORIES, replayer
+from workflow_helpers import HISTORIES, load_history, replayer
 
 from domain.activity_io import AuditEntry
 from domain.approval import PartnerApprovalInput
@@ -32,38 +32,34 @@ def test_histories_are_committed() -> None:
     } <= names
 
 
-def load(path: Path) -> WorkflowHistory:
+async def load(path: Path) -> WorkflowHistory:
     """The history under its original workflow id (task ids embed it, so replay needs it):
     the id its audit rows name (histories recorded before the `partner-approval-v2` patch
-    have the legacy id), else the id a new approval gets."""
-    events = WorkflowHistory.from_json("unknown", path.read_text()).events
+    have the legacy id), else the id a new approval gets. Payloads are decrypted with the
+    test ring by `data_converter`, as the worker does."""
+    events = load_history(path.stem).events
     started = events[0].workflow_execution_started_event_attributes
-    [params] = data_converter.payload_converter.from_payloads(
-        started.input.payloads, [PartnerApprovalInput]
-    )
-    workflow_id = recorded_workflow_id(events) or partner_approval_id(
+    [params] = await data_converter.decode(started.input.payloads, [PartnerApprovalInput])
+    workflow_id = await recorded_workflow_id(events) or partner_approval_id(
         params.deal_id, params.partner.partner_id
     )
     return WorkflowHistory(workflow_id=workflow_id, events=events)
 
 
-def recorded_workflow_id(events: Sequence[HistoryEvent]) -> str | None:
+async def recorded_workflow_id(events: Sequence[HistoryEvent]) -> str | None:
     """The `workflow_id` of the first audit row the history scheduled."""
     for event in events:
         scheduled = event.activity_task_scheduled_event_attributes
         if scheduled.activity_type.name != "record_audit":
             continue
-        [entry] = data_converter.payload_converter.from_payloads(
-            scheduled.input.payloads, [AuditEntry]
-        )
-        return entry.workflow_id
+        [entry] = await data_converter.decode(scheduled.input.payloads, [AuditEntry])
+        return str(entry.workflow_id)
     return None
 
 
-def test_recorded_histories_replay_under_their_own_workflow_id() -> None:
+async def test_recorded_histories_replay_under_their_own_workflow_id() -> None:
     """Histories recorded before the `partner-approval-v2` patch have the legacy id."""
-    events = [WorkflowHistory.from_json(p.stem, p.read_text()).events for p in RECORDED]
-    ids = [recorded_workflow_id(e) for e in events]
+    ids = [await recorded_workflow_id(load_history(p.stem).events) for p in RECORDED]
     assert all(i is not None and is_partner_approval_id(i) for i in ids), ids
     assert any(i is not None and i.startswith(LEGACY_APPROVAL_ID_PREFIX) for i in ids), ids
 
@@ -71,6 +67,6 @@ def test_recorded_histories_replay_under_their_own_workflow_id() -> None:
 @pytest.mark.parametrize("path", RECORDED, ids=lambda p: p.stem)
 async def test_recorded_history_replays(path: Path) -> None:
     result = await replayer(PartnerApprovalWorkflow).replay_workflow(
-        load(path), raise_on_replay_failure=False
+        await load(path), raise_on_replay_failure=False
     )
     assert result.replay_failure is None, result.replay_failure

@@ -6,8 +6,9 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
+
+from workflow_helpers import opened_history_json
 
 from domain.common import HistoryEntry, LicensedScope
 from domain.deal import Kpi, Plan
@@ -24,7 +25,7 @@ from domain.deal_state import (
 from domain.royalty import open_year
 from domain.tasks import Task, TaskKind
 
-HISTORY = Path(__file__).parent.parent / "histories" / "licensing_deal_year3_renewal.json"
+HISTORY = "licensing_deal_year3_renewal"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PLAN = Plan(
     scope=LicensedScope(categories=["a"], territories=["DE"], channels=["online"]),
@@ -32,16 +33,17 @@ PLAN = Plan(
 )
 
 
-def recorded_input() -> dict[str, Any]:
-    """The input of a continued run, as an earlier release carried it (periods as a list)."""
-    first = json.loads(HISTORY.read_text())["events"][0]
+async def recorded_input() -> dict[str, Any]:
+    """The input of a continued run, as an earlier release carried it (periods as a list);
+    decrypted with the test key ring."""
+    first = (await opened_history_json(HISTORY))["events"][0]
     payload = first["workflowExecutionStartedEventAttributes"]["input"]["payloads"][0]
     data: dict[str, Any] = json.loads(base64.b64decode(payload["data"]))
     return data
 
 
-def test_a_carry_recorded_by_an_earlier_release_loads() -> None:
-    raw = recorded_input()
+async def test_a_carry_recorded_by_an_earlier_release_loads() -> None:
+    raw = await recorded_input()
     params = DealRunInput.model_validate(raw)
     carry = params.carry
     assert carry is not None
@@ -52,8 +54,8 @@ def test_a_carry_recorded_by_an_earlier_release_loads() -> None:
     assert (carry.decisions, carry.termination, carry.signature) == ({}, None, None)
 
 
-def test_state_round_trips_through_json() -> None:
-    params = DealRunInput.model_validate(recorded_input())
+async def test_state_round_trips_through_json() -> None:
+    params = DealRunInput.model_validate(await recorded_input())
     again = DealRunInput.model_validate_json(params.model_dump_json())
     assert again == params
 
