@@ -7,11 +7,20 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from licenseflow import TASK_QUEUE
 from licenseflow.encryption import DEV_KEY_PREFIX, KeyRing, PayloadKeyError, parse_key_ring
+from licenseflow.transport import (
+    TLS_CA,
+    TLS_CERT,
+    TLS_KEY,
+    check_certificates,
+    check_key_pair,
+    is_loopback,
+    setting_name,
+)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -30,7 +39,7 @@ class Settings(BaseSettings):
     temporal_address: str = Field(default="127.0.0.1:7233", alias="TEMPORAL_ADDRESS")
     temporal_namespace: str = Field(default="default", alias="TEMPORAL_NAMESPACE")
     task_queue: str = Field(default=TASK_QUEUE, alias="LICENSEFLOW_TASK_QUEUE")
-    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL", repr=False)
     data_dir: Path = Field(default=Path(".data"), alias="LICENSEFLOW_DATA_DIR")
     api_host: str = Field(default="127.0.0.1", alias="LICENSEFLOW_API_HOST")
     api_port: int = Field(default=8000, alias="LICENSEFLOW_API_PORT")
@@ -38,14 +47,14 @@ class Settings(BaseSettings):
     log_format: str = Field(default="console", alias="LICENSEFLOW_LOG_FORMAT")  # console | json
     log_level: str = Field(default="INFO", alias="LICENSEFLOW_LOG_LEVEL")
     esign_webhook_secrets: str = Field(
-        default=DEV_ESIGN_SECRET, alias="LICENSEFLOW_ESIGN_SECRETS"
+        default=DEV_ESIGN_SECRET, alias="LICENSEFLOW_ESIGN_SECRETS", repr=False
     )  # comma-separated, newest first; several allow rotation
     signing_provider: str = Field(default="local", alias="LICENSEFLOW_SIGNING_PROVIDER")
     temporal_call_timeout: float = Field(
         default=10.0, gt=0, le=10.0, alias="LICENSEFLOW_TEMPORAL_CALL_TIMEOUT"
     )  # seconds the API waits for Temporal (and the worker behind an update) before a 503
     # notifications: smtp://user:pass@host:587 (STARTTLS), smtps://, smtp+plain://; unset = log
-    smtp_url: str | None = Field(default=None, alias="LICENSEFLOW_SMTP_URL")
+    smtp_url: str | None = Field(default=None, alias="LICENSEFLOW_SMTP_URL", repr=False)
     mail_from: str | None = Field(default=None, alias="LICENSEFLOW_MAIL_FROM")
     # users without a partner profile are mailed at <user>@<email_domain>
     email_domain: str | None = Field(default=None, alias="LICENSEFLOW_EMAIL_DOMAIN")
@@ -59,6 +68,36 @@ class Settings(BaseSettings):
     payload_keys: str = Field(default="", alias="LICENSEFLOW_PAYLOAD_KEYS", repr=False)
     payload_keys_file: Path | None = Field(default=None, alias="LICENSEFLOW_PAYLOAD_KEYS_FILE")
     _key_ring: KeyRing = PrivateAttr(default_factory=KeyRing)
+    # --- remote codec server (api/routes/codec.py): browser origins allowed by CORS, comma-
+    # separated; empty: the local Temporal UI (http://127.0.0.1:<ui_port>, localhost too) ---
+    codec_cors_origins: str = Field(default="", alias="LICENSEFLOW_CODEC_CORS_ORIGINS")
+    # --- Temporal transport, named as the `temporal` CLI names them (the short names
+    # TEMPORAL_TLS_CA/_CERT/_KEY, as the Temporal UI server has them, work too): the server
+    # CA, the client certificate and key for mTLS (PEM files), the TLS server name, an API key.
+    # TLS is on with TEMPORAL_TLS=true, or when any of these is set (as the CLI does) unless
+    # TEMPORAL_TLS=false. Production refuses plaintext to a non-loopback address unless
+    # LICENSEFLOW_ALLOW_PLAINTEXT_TEMPORAL=true (licenseflow/temporal_client.py) ---
+    temporal_tls: bool | None = Field(default=None, alias="TEMPORAL_TLS")
+    temporal_tls_ca: Path | None = Field(  # type: ignore[pydantic-alias]  # two names
+        default=None,
+        alias="TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+        validation_alias=AliasChoices("TEMPORAL_TLS_SERVER_CA_CERT_PATH", "TEMPORAL_TLS_CA"),
+    )
+    temporal_tls_cert: Path | None = Field(  # type: ignore[pydantic-alias]  # two names
+        default=None,
+        alias="TEMPORAL_TLS_CLIENT_CERT_PATH",
+        validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CERT"),
+    )
+    temporal_tls_key: Path | None = Field(  # type: ignore[pydantic-alias]  # two names
+        default=None,
+        alias="TEMPORAL_TLS_CLIENT_KEY_PATH",
+        validation_alias=AliasChoices("TEMPORAL_TLS_CLIENT_KEY_PATH", "TEMPORAL_TLS_KEY"),
+    )
+    temporal_tls_server_name: str | None = Field(default=None, alias="TEMPORAL_TLS_SERVER_NAME")
+    temporal_api_key: str | None = Field(default=None, alias="TEMPORAL_API_KEY", repr=False)
+    allow_plaintext_temporal: bool = Field(
+        default=False, alias="LICENSEFLOW_ALLOW_PLAINTEXT_TEMPORAL"
+    )
     # --- HTTP edge (api/middleware.py, api/ratelimit.py; README "Security") ---
     # comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed;
     # empty: never (the client address is the TCP peer)
@@ -124,15 +163,110 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @field_validator(
+        "temporal_tls",
+        "temporal_tls_ca",
+        "temporal_tls_cert",
+        "temporal_tls_key",
+        "temporal_tls_server_name",
+        "temporal_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`TEMPORAL_TLS_CA=` in an env file means unset, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _check_temporal_transport(self) -> Settings:
+        files = {
+            TLS_CA: self.temporal_tls_ca,
+            TLS_CERT: self.temporal_tls_cert,
+            TLS_KEY: self.temporal_tls_key,
+        }
+        given = [name for name, path in files.items() if path is not None]
+        if self.temporal_tls_server_name:
+            given.append("TEMPORAL_TLS_SERVER_NAME")
+        if self.temporal_tls is False and given:
+            raise ValueError(
+                f"TEMPORAL_TLS=false but {', '.join(map(setting_name, given))} set: "
+                "drop TEMPORAL_TLS=false to use TLS, or unset them"
+            )
+        cert, key = self.temporal_tls_cert, self.temporal_tls_key
+        if (cert is None) != (key is None):
+            have, lack = (TLS_CERT, TLS_KEY) if key is None else (TLS_KEY, TLS_CERT)
+            raise ValueError(
+                f"{setting_name(have)} is set without {setting_name(lack)}: mTLS needs "
+                "the client certificate and its key"
+            )
+        if self.temporal_tls_ca is not None:
+            check_certificates(self.temporal_tls_ca, TLS_CA)
+        if cert is not None and key is not None:
+            check_key_pair(cert, key)
+        if (
+            self.environment == "production"
+            and not self.temporal_tls_enabled
+            and not self.allow_plaintext_temporal
+            and not is_loopback(self.temporal_address)
+        ):
+            raise ValueError(
+                f"TEMPORAL_ADDRESS {self.temporal_address} is not loopback and TLS is off: in "
+                "production set TEMPORAL_TLS=true (with TEMPORAL_TLS_SERVER_CA_CERT_PATH for "
+                "a private CA, TEMPORAL_TLS_CLIENT_CERT_PATH/_KEY_PATH for mTLS) or "
+                "TEMPORAL_API_KEY; only for a frontend on a private network that nothing else "
+                "reaches, LICENSEFLOW_ALLOW_PLAINTEXT_TEMPORAL=true (deploy/README.md)"
+            )
+        return self
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: str) -> str:
         parse_networks(value)  # ValueError naming the bad entry
         return value
 
+    @model_validator(mode="after")
+    def _no_open_proxy_trust_in_production(self) -> Settings:
+        if self.environment == "production":
+            wide = [
+                str(n)
+                for n in self.trusted_proxy_networks
+                if n.prefixlen < (8 if n.version == 4 else 32)
+            ]
+            if wide:
+                raise ValueError(
+                    f"LICENSEFLOW_TRUSTED_PROXIES holds {', '.join(wide)}: so wide a network "
+                    "lets any client forge its address; name the proxies' own addresses"
+                )
+        return self
+
     @property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @property
+    def codec_origins(self) -> tuple[str, ...]:
+        """Browser origins the codec server answers (CORS, codec sessions): the configured
+        ones, else the local Temporal UI on 127.0.0.1 and localhost."""
+        found = tuple(
+            o.strip().rstrip("/") for o in self.codec_cors_origins.split(",") if o.strip()
+        )
+        port = self.ui_port
+        return found or (f"http://127.0.0.1:{port}", f"http://localhost:{port}")
+
+    @property
+    def temporal_tls_enabled(self) -> bool:
+        """TLS to Temporal: TEMPORAL_TLS=true, or any TLS setting or an API key (as the
+        `temporal` CLI), unless TEMPORAL_TLS=false."""
+        if self.temporal_tls is not None:
+            return self.temporal_tls
+        return any(
+            (
+                self.temporal_tls_ca,
+                self.temporal_tls_cert,
+                self.temporal_tls_server_name,
+                self.temporal_api_key,
+            )
+        )
 
     @property
     def payload_key_ring(self) -> KeyRing:

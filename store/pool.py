@@ -22,7 +22,9 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    """Open a pool; JSON columns come back as Python objects."""
+    """Open a pool; JSON columns come back as Python objects. TLS is what the DSN says
+    (`sslmode`, `sslrootcert`, `sslcert`, `sslkey`; asyncpg's default is `prefer`): pass it
+    on unchanged."""
     pool = await asyncpg.create_pool(
         dsn, min_size=min_size, max_size=max_size, init=_init_connection
     )

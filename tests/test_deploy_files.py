@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 import tomllib
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import AliasChoices
 
 from licenseflow.cli import build_parser
 from licenseflow.config import Settings
@@ -16,7 +18,23 @@ from workflows.search_attributes import cli_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
-ALIASES = {field.alias for field in Settings.model_fields.values() if field.alias}
+ALIASES = {field.alias for field in Settings.model_fields.values() if field.alias} | {
+    choice
+    for field in Settings.model_fields.values()
+    if isinstance(field.validation_alias, AliasChoices)
+    for choice in field.validation_alias.choices
+    if isinstance(choice, str)
+}  # the TLS files also have short names (TEMPORAL_TLS_CA, ...)
+TRANSPORT_VARIABLES = (
+    "TEMPORAL_TLS",
+    "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_CERT_PATH",
+    "TEMPORAL_TLS_CLIENT_KEY_PATH",
+    "TEMPORAL_TLS_SERVER_NAME",
+    "TEMPORAL_API_KEY",
+    "LICENSEFLOW_ALLOW_PLAINTEXT_TEMPORAL",
+    "LICENSEFLOW_TRUSTED_PROXIES",
+)
 OUR_IMAGE_SERVICES = ("migrate", "worker", "api")
 
 
@@ -131,6 +149,135 @@ def test_compose_temporal_registers_search_attributes(compose: dict[str, Any]) -
     assert all(flag in command for flag in wanted), wanted
     assert "--db-filename=/data/temporal.db" in command
     assert "--sqlite-pragma=journal_mode=wal" in command
+
+
+def test_env_example_lists_the_transport_variables() -> None:
+    text = (DEPLOY / "licenseflow.env.example").read_text()
+    for name in TRANSPORT_VARIABLES:
+        assert re.search(rf"^#? ?{name}=", text, re.M), f"licenseflow.env.example lacks {name}"
+    dsn = re.search(r"^DATABASE_URL=(\S+)$", text, re.M)
+    assert dsn and "sslmode=" in dsn.group(1)
+
+
+# ------------------------------------------------------------------ compose: the TLS edge
+
+
+def _published(svc: dict[str, Any]) -> list[str]:
+    return [str(port) for port in svc.get("ports", [])]
+
+
+def _interpolate(value: str) -> str:
+    """Compose's `${NAME:-default}` as its default, `${NAME:?error}` (required) as a value."""
+    required = {
+        "LICENSEFLOW_ESIGN_SECRETS": "a-real-webhook-secret",
+        "LICENSEFLOW_PAYLOAD_KEYS": "k1:" + "A" * 43 + "=",
+    }
+    value = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: m.group(2), value)
+    return re.sub(r"\$\{(\w+):\?[^}]*\}", lambda m: required[m.group(1)], value)
+
+
+def test_compose_only_caddy_publishes_ports(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    publishing = {name for name, svc in services.items() if _published(svc)}
+    assert publishing == {"caddy"}, "the API, Temporal and Postgres publish no port"
+    assert {p.rsplit(":", 1)[1] for p in _published(services["caddy"])} == {"443", "8233"}
+    assert not any("7233" in p for svc in services.values() for p in _published(svc))
+
+
+def test_compose_api_trusts_exactly_caddy(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    caddy_networks = services["caddy"]["networks"]
+    address = caddy_networks["edge"]["ipv4_address"]
+    subnet = compose["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    api_env = services["api"]["environment"]
+    assert api_env["LICENSEFLOW_TRUSTED_PROXIES"] == address
+    trusted = Settings(LICENSEFLOW_TRUSTED_PROXIES=address).trusted_proxy_networks  # type: ignore[call-arg]
+    assert [str(n) for n in trusted] == [f"{address}/32"]
+    on_edge = {
+        name
+        for name, svc in services.items()
+        if "edge" in (svc.get("networks") or ())  # a list or a mapping of networks
+    }
+    assert on_edge == {"caddy", "api"}, "nothing else may share Caddy's network"
+    assert "ports" not in services["api"]
+
+
+def test_compose_services_settings_load_in_production(compose: dict[str, Any]) -> None:
+    """The worker's and API's environment passes the production checks (the transport
+    checks included: plaintext Temporal only with the explicit opt-out)."""
+    for name in ("worker", "api"):
+        env = {k: _interpolate(str(v)) for k, v in compose["services"][name]["environment"].items()}
+        assert env["LICENSEFLOW_ENV"] == "production"
+        assert "sslmode=require" in env["DATABASE_URL"]
+        settings = Settings(**env)  # type: ignore[arg-type]
+        assert settings.allow_plaintext_temporal and not settings.temporal_tls_enabled
+        without_opt_out = {
+            k: v for k, v in env.items() if k != "LICENSEFLOW_ALLOW_PLAINTEXT_TEMPORAL"
+        }
+        with pytest.raises(ValueError, match="not loopback and TLS is off"):
+            Settings(**without_opt_out)  # type: ignore[arg-type]
+
+
+def test_compose_postgres_runs_tls(compose: dict[str, Any]) -> None:
+    command = compose["services"]["postgres"]["command"]
+    options = [command[i + 1] for i, arg in enumerate(command) if arg == "-c"]
+    assert "ssl=on" in options
+    assert any(o.startswith("ssl_cert_file=") for o in options)
+    assert any(o.startswith("ssl_key_file=") for o in options)
+
+
+def _site_blocks() -> dict[str, str]:
+    """The Caddyfile's site blocks by address (global options and comments left out)."""
+    text = "\n".join(
+        line.split(" #")[0]
+        for line in (DEPLOY / "Caddyfile").read_text().splitlines()
+        if not line.lstrip().startswith("#")
+    )
+    blocks, depth, address, body = {}, 0, "", []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if depth == 0 and stripped.endswith("{"):
+            address, body = stripped[:-1].strip(), []
+        elif depth == 1 and stripped == "}":
+            if address:
+                blocks[address] = "\n".join(body)
+        else:
+            body.append(stripped)
+        depth += stripped.count("{") - stripped.count("}")
+    return blocks
+
+
+def test_caddyfile_proxies_the_api_and_the_ui(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["caddy"]["image"].startswith("caddy:")
+    assert "./Caddyfile:/etc/caddy/Caddyfile:ro" in services["caddy"]["volumes"]
+    blocks = _site_blocks()
+    site = "{$LICENSEFLOW_SITE:localhost}"
+    assert set(blocks) == {site, f"{site}:8233"}
+    api_port = services["api"]["environment"]["LICENSEFLOW_API_PORT"]
+    assert re.search(rf"^reverse_proxy api:{api_port}$", blocks[site], re.M)
+    ui_port = next(a for a in services["temporal"]["command"] if a.startswith("--ui-port="))
+    assert f"reverse_proxy temporal:{ui_port.split('=')[1]}" in blocks[f"{site}:8233"]
+    assert "basic_auth" in blocks[f"{site}:8233"] and "basic_auth" not in blocks[site]
+    for body in blocks.values():
+        assert re.search(r'Strict-Transport-Security "max-age=\d{8,}', body)
+        assert "defer" in body  # replaces the API's own header instead of adding a second
+
+
+def test_compose_ui_and_codec_share_the_site(compose: dict[str, Any]) -> None:
+    command = compose["services"]["temporal"]["command"]
+    endpoint = next(a.split("=", 1)[1] for a in command if a.startswith("--ui-codec-endpoint="))
+    assert _interpolate(endpoint) == "https://localhost/codec"
+    origins = compose["services"]["api"]["environment"]["LICENSEFLOW_CODEC_CORS_ORIGINS"]
+    assert _interpolate(origins) == "https://localhost:8233"
+
+
+def test_deploy_readme_is_linked_and_names_the_variables() -> None:
+    assert "deploy/README.md" in (ROOT / "README.md").read_text()
+    text = (DEPLOY / "README.md").read_text()
+    for name in (*TRANSPORT_VARIABLES, "requireClientAuth", "clientCaFiles", "sslmode"):
+        assert name in text, name
 
 
 # ------------------------------------------------------------------ README
