@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.install-stamp
 PIP_FLAGS ?= --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help dev install test lint fmt worker api migrate bench bench-codec fuzz clean clean-data
+.PHONY: help dev install test lint fmt worker api migrate bench bench-codec fuzz screenshots clean clean-data
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench-codec: $(STAMP) ## payload encryption cost: create-deal and decision, code
 
 fuzz: $(STAMP) ## schemathesis against the running API; then no deal may be failed, blocked or stuck
 	$(PY) bench/fuzz_api.py $(FUZZ_ARGS)
+
+screenshots: $(STAMP) ## Web UI with/without the codec, headless Chromium (running make dev + a deal)
+	$(PY) docs/screenshots/capture_codec.py $(SCREENSHOT_ARGS)
 
 clean: ## remove .venv and caches (keeps .data)
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -27,6 +27,7 @@ from api.outages import Outages
 from api.problems import document_problems, install_problem_handlers
 from api.ratelimit import RateLimiter, RateLimitMiddleware
 from api.routes import (
+    codec,
     deals,
     health,
     notifications,
@@ -38,6 +39,7 @@ from api.routes import (
     users,
     webhooks,
 )
+from api.routes.codec import CodecCorsMiddleware
 from api.routes.health import worker_polls
 from api.security_headers import SecurityHeadersMiddleware
 from licenseflow.config import Settings, get_settings
@@ -97,6 +99,8 @@ def create_app(
     )
     app.add_middleware(RequestGuardMiddleware)
     app.add_middleware(RateLimitMiddleware, limiter=RateLimiter(settings))
+    # /codec/* only: preflights answered before the rate limits, CORS headers on every answer
+    app.add_middleware(CodecCorsMiddleware, origins=settings.codec_origins)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxy_networks)
@@ -104,6 +108,7 @@ def create_app(
         app.include_router(module.router)
     for module in (users, tokens):  # the directory (admin only)
         app.include_router(module.router)
+    app.include_router(codec.router)  # the remote codec server (ops, admin)
     _document_problems(app)
     return app
 

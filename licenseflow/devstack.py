@@ -157,8 +157,16 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def codec_endpoint(settings: Settings) -> str:
+    """The API's remote codec server as a browser on this machine reaches it."""
+    host = settings.api_host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    return f"http://{host}:{settings.api_port}/codec"
+
+
 def temporal_server_argv(settings: Settings, data_dir: Path) -> list[str]:
-    """`temporal server start-dev` with persistence, WAL and our search attributes."""
+    """`temporal server start-dev` with persistence, WAL, our search attributes and the Web
+    UI pointed at the API's codec server (api/routes/codec.py)."""
     from workflows.search_attributes import cli_flags
 
     _, port = split_address(settings.temporal_address)
@@ -170,6 +178,7 @@ def temporal_server_argv(settings: Settings, data_dir: Path) -> list[str]:
         "--port", str(port),
         "--ui-ip", "127.0.0.1",
         "--ui-port", str(settings.ui_port),
+        "--ui-codec-endpoint", codec_endpoint(settings),
         "--db-filename", str(data_dir / "temporal.db"),
         "--sqlite-pragma", "journal_mode=wal",
         "--sqlite-pragma", "synchronous=normal",
@@ -349,6 +358,8 @@ def banner(settings: Settings, tokens: dict[str, str], local_temporal: bool) -> 
         f"  Temporal Web UI  {ui}",
         f"  Temporal gRPC    {settings.temporal_address}  namespace={settings.temporal_namespace}",
         f"  API docs         {api}/docs",
+        f"  Codec server     {codec_endpoint(settings)}  (ops, admin: README "
+        '"Reading encrypted payloads")',
         "",
         "Dev tokens (Authorization: Bearer <token>):",
     ]

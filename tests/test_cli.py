@@ -14,6 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 import structlog
+from pydantic import ValidationError
 
 from licenseflow import cli
 from licenseflow import logging as lf_logging
@@ -311,6 +312,7 @@ def test_temporal_server_argv_persists_with_wal_and_attributes(tmp_path: Path) -
     assert "--sqlite-pragma journal_mode=wal" in joined
     assert "--ip 127.0.0.1" in joined and "--ui-ip 127.0.0.1" in joined
     assert "--port 7233" in joined and "--ui-port 8233" in joined
+    assert "--ui-codec-endpoint http://127.0.0.1:8000/codec" in joined
     assert " ".join(cli_flags()) in joined
 
 
@@ -348,6 +350,7 @@ def test_dev_users_and_banner() -> None:
     text = devstack.banner(Settings(), {"admin": "lf_x"}, local_temporal=True)
     assert "http://127.0.0.1:8233" in text
     assert "http://127.0.0.1:8000/docs" in text
+    assert "http://127.0.0.1:8000/codec" in text
     assert "lf_x" in text
 
 
@@ -364,3 +367,24 @@ def test_production_refuses_placeholder_webhook_secrets() -> None:
     )
     assert prod.webhook_secrets == ["s3cret-a", "s3cret-b"]
     assert Settings().webhook_secrets == ["dev-esign-secret"]  # dev keeps working out of the box
+
+
+def test_settings_hide_secrets_and_refuse_open_proxy_trust() -> None:
+    shown = repr(
+        Settings(  # type: ignore[call-arg]
+            DATABASE_URL="postgresql://app:pg-s3cret@db/app",
+            LICENSEFLOW_SMTP_URL="smtp://mail:smtp-s3cret@mx:587",
+            LICENSEFLOW_ESIGN_SECRETS="hook-s3cret",
+        )
+    )
+    assert not any(s in shown for s in ("pg-s3cret", "smtp-s3cret", "hook-s3cret")), shown
+    production = {
+        "LICENSEFLOW_ENV": "production",
+        "LICENSEFLOW_ESIGN_SECRETS": "s3cret",
+        "LICENSEFLOW_PAYLOAD_KEYS": generate_key_entry("k1"),
+    }
+    for wide in ("0.0.0.0/0", "10.0.0.0/7", "::/0"):
+        with pytest.raises(ValidationError, match="forge its address"):
+            Settings(**production, LICENSEFLOW_TRUSTED_PROXIES=wide)  # type: ignore[arg-type]
+    ok = Settings(**production, LICENSEFLOW_TRUSTED_PROXIES="10.0.0.0/8, 172.30.241.10")  # type: ignore[arg-type]
+    assert len(ok.trusted_proxy_networks) == 2

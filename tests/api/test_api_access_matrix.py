@@ -443,6 +443,8 @@ MAYBE = fixed({"decision": "maybe"})
 SIGN = fixed({"decision": "sign"})
 PUT_USER = fixed({"roles": ["approver"]})
 WEBHOOK = fixed(WEBHOOK_EVENT)
+CODEC = fixed({"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "Im1vb24i"}]})
+"""A plain `json/plain` payload ("moon"): decoded as it is, encoded under the test key."""
 BAD = fixed(INVALID)
 
 
@@ -623,6 +625,21 @@ MATRIX: list[Row] = [
         (U,   U,   U,   U,   U,   422, 403, 403, 403, 403, 403, 403, 403, 403)),
     Row("DELETE", "/v1/tokens/{token}", None, fresh=fresh_token, expect=
         (U,   U,   U,   U,   U,   200, 403, 403, 403, 403, 403, 403, 403, 403)),
+    # the remote codec server (api/routes/codec.py): ops and admin; a codec session is started
+    # by bearer token and ended by its cookie alone (the session cells leave the cookie in the
+    # client, the DELETE row right after them clears it: keep the two rows last of the codec's)
+    Row("POST", "/codec/decode", CODEC,
+        (U,   U,   U,   U,   U,   200, 403, 403, 403, 403, 403, 403, 200, 403)),
+    Row("POST", "/codec/decode", BAD, label=" (invalid body)", expect=
+        (U,   U,   U,   U,   U,   422, 403, 403, 403, 403, 403, 403, 422, 403)),
+    Row("POST", "/codec/encode", CODEC,
+        (U,   U,   U,   U,   U,   200, 403, 403, 403, 403, 403, 403, 200, 403)),
+    Row("POST", "/codec/encode", BAD, label=" (invalid body)", expect=
+        (U,   U,   U,   U,   U,   422, 403, 403, 403, 403, 403, 403, 422, 403)),
+    Row("POST", "/codec/session", None,
+        (U,   U,   U,   U,   U,   201, 403, 403, 403, 403, 403, 403, 201, 403)),
+    Row("DELETE", "/codec/session", None,
+        (204, 204, 204, 204, 204, 204, 204, 204, 204, 204, 204, 204, 204, 204)),
     # the caller's own notifications
     Row("GET", "/v1/notifications", None,
         (U,   U,   U,   U,   U,   200, 200, 200, 200, 200, 200, 200, 200, 200)),
