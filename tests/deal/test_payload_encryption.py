@@ -138,7 +138,7 @@ def test_settings_key_ring_and_production_refusals(tmp_path: Path) -> None:
     production = {"LICENSEFLOW_ENV": "production", "LICENSEFLOW_ESIGN_SECRETS": "s3cret"}
     with pytest.raises(ValidationError, match="must be set in production"):
         Settings(**production, LICENSEFLOW_PAYLOAD_KEYS="")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="dev-test-1.* are dev/test keys"):
+    with pytest.raises(ValidationError, match=r"dev-test-1.* are dev/test keys"):
         Settings(**production, LICENSEFLOW_PAYLOAD_KEYS=TEST_PAYLOAD_KEYS)  # type: ignore[arg-type]
     prod = Settings(**production, LICENSEFLOW_PAYLOAD_KEYS=f"{NEW},{OLD}")  # type: ignore[arg-type]
     assert prod.payload_key_ring.ids == ("new", "old")
