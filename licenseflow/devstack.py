@@ -187,11 +187,32 @@ def temporal_server_argv(settings: Settings, data_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def temporal_cli_tls_flags(settings: Settings) -> list[str]:
+    """The `temporal` CLI flags for the TLS settings the SDK clients use (`connect()`), so
+    the dev supervisor's health check and search-attribute calls reach a TLS frontend too."""
+    if not settings.temporal_tls_enabled:
+        return []
+    flags = ["--tls"]
+    for flag, value in (
+        ("--tls-ca-path", settings.temporal_tls_ca),
+        ("--tls-cert-path", settings.temporal_tls_cert),
+        ("--tls-key-path", settings.temporal_tls_key),
+        ("--tls-server-name", settings.temporal_tls_server_name),
+    ):
+        if value:
+            flags += [flag, str(value)]
+    return flags
+
+
 def _temporal_cli(settings: Settings, *args: str, timeout: float = 10) -> tuple[int, str]:
     connection = [
         "--address", settings.temporal_address,
         "--namespace", settings.temporal_namespace,
+        *temporal_cli_tls_flags(settings),
     ]  # fmt: skip
+    env = {**os.environ}
+    if settings.temporal_api_key:  # by environment, not argv (other users see argv in ps)
+        env["TEMPORAL_API_KEY"] = settings.temporal_api_key
     try:
         done = subprocess.run(
             [temporal_binary(), *args, *connection],
@@ -199,6 +220,7 @@ def _temporal_cli(settings: Settings, *args: str, timeout: float = 10) -> tuple[
             text=True,
             timeout=timeout,
             check=False,
+            env=env,
         )
     except subprocess.TimeoutExpired:
         return 124, "timed out"

@@ -388,3 +388,26 @@ def test_settings_hide_secrets_and_refuse_open_proxy_trust() -> None:
             Settings(**production, LICENSEFLOW_TRUSTED_PROXIES=wide)  # type: ignore[arg-type]
     ok = Settings(**production, LICENSEFLOW_TRUSTED_PROXIES="10.0.0.0/8, 172.30.241.10")  # type: ignore[arg-type]
     assert len(ok.trusted_proxy_networks) == 2
+
+
+def test_the_dev_supervisor_reaches_a_tls_frontend_like_the_sdk(tmp_path: Path) -> None:
+    from tls_certs import TestCA
+
+    from licenseflow.devstack import temporal_cli_tls_flags
+
+    assert temporal_cli_tls_flags(Settings()) == [], "plaintext to the local dev server"
+    ca = TestCA(tmp_path, "ca")
+    client = ca.issue("worker")
+    settings = Settings(  # type: ignore[call-arg]
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH=str(ca.pem),
+        TEMPORAL_TLS_CLIENT_CERT_PATH=str(client.cert),
+        TEMPORAL_TLS_CLIENT_KEY_PATH=str(client.key),
+        TEMPORAL_TLS_SERVER_NAME="temporal.internal",
+    )
+    assert temporal_cli_tls_flags(settings) == [
+        "--tls",
+        "--tls-ca-path", str(ca.pem),
+        "--tls-cert-path", str(client.cert),
+        "--tls-key-path", str(client.key),
+        "--tls-server-name", "temporal.internal",
+    ]  # fmt: skip
