@@ -100,7 +100,7 @@ class DealActivities:
         if row is None:
             return SalesCheckResult(period=inp.period, report_exists=False)
         lines = [SalesLine.model_validate(line, context=RECORDED) for line in row["lines"]]
-        check = check_sales(lines, inp.scope)
+        check = check_sales(lines, inp.scope, inp.rate_card)
         statuses = [kpi_status(kpi_actual(check, kpi), kpi) for kpi in inp.kpis]
         return SalesCheckResult(
             period=inp.period,

@@ -8,6 +8,8 @@ configured (`LICENSEFLOW_SIGNING_PROVIDER=docusign` plus its credentials).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import uuid
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain import errors
 from domain.deal_activity_io import EnvelopeRef, RequestSignatureInput
+from domain.signed_terms import signed_terms, terms_hash
 from licenseflow.config import Settings
 from store import envelopes
 
@@ -38,19 +41,27 @@ def envelope_id_for(idempotency_key: str) -> str:
 
 
 def _document(req: RequestSignatureInput) -> dict[str, Any]:
-    return {
+    """The document the signatories sign: the deal, partner and plan version, the
+    workflow's document (an amendment's changes) and the full commercial terms and licensed
+    scope (`signed_terms`) with their sha256 (`terms_hash`)."""
+    document = {
         "title": req.title,
         "deal_id": req.deal_id,
         "partner_id": req.partner_id,
         "plan_version": req.plan_version,
         **req.document,
     }
+    if req.terms is not None and req.scope is not None:
+        signed = signed_terms(req.terms, req.scope, req.contract_years or 0)
+        document |= {"signed_terms": signed, "terms_hash": terms_hash(signed)}
+    return document
 
 
 async def _store_envelope(
     pool: asyncpg.Pool, envelope_id: str, provider: str, req: RequestSignatureInput
 ) -> EnvelopeRef:
     """Record the envelope once per idempotency key (the stored id wins on a retry)."""
+    document = _document(req)
     stored_id = await envelopes.create(
         pool,
         envelope_id=envelope_id,
@@ -59,7 +70,8 @@ async def _store_envelope(
         workflow_id=req.workflow_id,
         provider=provider,
         signatories=[s.user for s in req.signatories],
-        document=_document(req),
+        document=document,
+        terms_hash=document.get("terms_hash"),
     )
     return EnvelopeRef(envelope_id=stored_id, provider=provider)
 
@@ -121,6 +133,14 @@ class DocuSignStyleProvider:
                     "roleName": signatory.role,
                 }
             )
+        document = _document(req)
+        body = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+        fields = [
+            {"name": "deal_id", "value": req.deal_id, "show": "false"},
+            {"name": "idempotency_key", "value": req.idempotency_key, "show": "false"},
+        ]
+        if "terms_hash" in document:
+            fields.append({"name": "terms_hash", "value": document["terms_hash"], "show": "false"})
         return {
             "emailSubject": f"Please sign: {req.title}",
             "status": "sent",
@@ -129,16 +149,11 @@ class DocuSignStyleProvider:
                     "documentId": "1",
                     "name": f"{req.title} (plan v{req.plan_version})",
                     "fileExtension": "json",
-                    "documentBase64": "",
+                    "documentBase64": base64.b64encode(body).decode(),
                 }
             ],
             "recipients": {"signers": signers},
-            "customFields": {
-                "textCustomFields": [
-                    {"name": "deal_id", "value": req.deal_id, "show": "false"},
-                    {"name": "idempotency_key", "value": req.idempotency_key, "show": "false"},
-                ]
-            },
+            "customFields": {"textCustomFields": fields},
         }
 
     async def create_envelope(self, req: RequestSignatureInput) -> EnvelopeRef:

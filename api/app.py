@@ -32,6 +32,7 @@ from api.routes import (
     health,
     notifications,
     partners,
+    properties,
     sales,
     statements,
     tasks,
@@ -104,8 +105,9 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(ClientAddressMiddleware, trusted=settings.trusted_proxy_networks)
-    for module in (health, partners, deals, sales, statements, tasks, notifications, webhooks):
+    for module in (health, partners, properties, deals, sales, statements, tasks, notifications):
         app.include_router(module.router)
+    app.include_router(webhooks.router)
     for module in (users, tokens):  # the directory (admin only)
         app.include_router(module.router)
     app.include_router(codec.router)  # the remote codec server (ops, admin)

@@ -11,25 +11,46 @@ from pydantic import BaseModel, Field
 from api.schemas import StatementDetail
 from domain.amendments import PlanAmendment
 from domain.approval import PartnerApprovalState
-from domain.deal import RoyaltyTier, Terms, UnlicensedPolicy
+from domain.deal import RateCardRow, RoyaltyTier, Terms, UnlicensedPolicy
 from domain.deal_state import DealState
 from domain.invoices import unrecouped_advance
 from domain.tasks import Task
 from store.tokens import Principal
 
 
+def _unset(value: object) -> bool:
+    return not value
+
+
 class PartnerTerms(BaseModel):
-    """The deal's money terms as the licensee sees them."""
+    """The deal's money terms as the licensee sees them (terms added after the first
+    release are left out at their defaults, so older deals read as before)."""
 
     currency: str
     royalty_tiers: list[RoyaltyTier]
+    rate_card: list[RateCardRow] = Field(
+        default_factory=list,
+        exclude_if=_unset,
+        description="royalty per scope cell: the most specific matching row applies to a"
+        " sale, else `royalty_tiers`",
+    )
     advance: Decimal
+    advance_recoupable_across_term: bool = Field(default=False, exclude_if=_unset)
     unrecouped_advance: Decimal = Field(
-        description="advance minus the royalty earned in contract year 1 so far, at least 0"
+        description="advance minus the royalty earned in contract year 1 so far, at least 0;"
+        " recoupable across the term: what is still to recoup after the latest contract year"
     )
     minimum_guarantee_per_year: Decimal
+    minimum_guarantee_schedule: list[Decimal] = Field(
+        default_factory=list,
+        exclude_if=_unset,
+        description="MG of contract years 1, 2, ... (later years: the last entry)",
+    )
     payment_terms: str = Field(description="ISO 8601 duration from issue to due date")
     unlicensed: UnlicensedPolicy
+    sell_off: str | None = Field(
+        default=None, exclude_if=_unset, description="sell-off period after the term"
+    )
 
 
 class DealView(DealState):
@@ -57,14 +78,21 @@ def year_earned(state: DealState, contract_year: int) -> Decimal:
 
 
 def partner_terms(terms: Terms, state: DealState) -> PartnerTerms:
+    unrecouped = state.advance_unrecouped
+    if unrecouped is None:
+        unrecouped = unrecouped_advance(terms.advance, year_earned(state, 1))
     return PartnerTerms(
         currency=terms.currency,
         royalty_tiers=terms.royalty_tiers,
+        rate_card=terms.rate_card,
         advance=terms.advance,
-        unrecouped_advance=unrecouped_advance(terms.advance, year_earned(state, 1)),
+        advance_recoupable_across_term=terms.advance_recoupable_across_term,
+        unrecouped_advance=unrecouped,
         minimum_guarantee_per_year=terms.minimum_guarantee_per_year,
+        minimum_guarantee_schedule=terms.minimum_guarantee_schedule,
         payment_terms=terms.payment_terms,
         unlicensed=terms.unlicensed,
+        sell_off=terms.sell_off,
     )
 
 

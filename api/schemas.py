@@ -13,6 +13,7 @@ from domain import bounds, limits
 from domain.common import Code, Identifier, Text, UserName
 from domain.deal import Needs, Plan
 from domain.partner import PartnerProfile
+from domain.rate_cards import RowRoyalty
 
 
 class DealCreated(BaseModel):
@@ -67,6 +68,12 @@ class StatementOut(BaseModel):
     paid_amount: Decimal
     balance: Decimal = Field(description="`amount_due` minus `paid_amount`")
     overdue: bool = Field(description="open and past `due_at`")
+    breakdown: list[RowRoyalty] = Field(
+        default_factory=list,
+        description="deals with a rate card: which row applied (`row` index in"
+        " `terms.rate_card`, null for `royalty_tiers`), to what net sales or units, for how"
+        " much royalty (the change for period statements, the year for true-up and final)",
+    )
 
     @classmethod
     def of(cls, row: Mapping[str, Any], now: datetime, **extra: Any) -> Self:

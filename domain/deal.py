@@ -33,6 +33,9 @@ from domain.common import (
 )
 from domain.currency import CurrencyCode, check_minor_unit, minor_unit
 from domain.durations import IsoDuration, parse_duration
+from domain.rate_cards import RateCardRow as RateCardRow
+from domain.rate_cards import RoyaltyTier as RoyaltyTier  # it lived here
+from domain.rate_cards import check_tiers, outside_scope, rate_card_problems
 
 
 class Right(StrEnum):
@@ -99,13 +102,6 @@ class Plan(Model):
     kpis: Annotated[list[Kpi], *bounds.max_items(limits.MAX_ITEMS)] = Field(min_length=1)
 
 
-class RoyaltyTier(Model):
-    """Marginal band: `rate` applies to contract-year-to-date net sales up to `up_to`."""
-
-    up_to: Amount | None = None
-    rate: Annotated[Decimal, *bounds.number(decimals=limits.MAX_RATE_DECIMALS)] = Field(gt=0, lt=1)
-
-
 UnlicensedPolicyKind = Literal["charge_highest_rate", "charge_rate", "exclude"]
 
 
@@ -126,11 +122,23 @@ class UnlicensedPolicy(Model):
         return self
 
 
+def _empty(value: list[object]) -> bool:
+    return not value
+
+
+def _off(value: bool) -> bool:
+    return not value
+
+
 class Terms(Model):
+    """The commercial terms. Fields added after the first release are left out of dumps at
+    their defaults, so older requests keep their stored JSON and request hash."""
+
     currency: CurrencyCode = "EUR"
     royalty_tiers: Annotated[list[RoyaltyTier], *bounds.max_items(limits.MAX_ITEMS)] = Field(
         min_length=1
     )
+    """The default row: lines no `rate_card` row takes."""
     advance: Money = Decimal(0)
     minimum_guarantee_per_year: Money = Decimal(0)
     unlicensed: UnlicensedPolicy = Field(default_factory=UnlicensedPolicy)
@@ -139,16 +147,26 @@ class Terms(Model):
     sell_off: IsoDuration | None = None
     """A contractual sell-off period after the term ends (expiry or termination): stock
     may still be sold and reported, e.g. P90D."""
+    rate_card: Annotated[list[RateCardRow], *bounds.max_items(limits.MAX_RATE_CARD_ROWS)] = Field(
+        default_factory=list, exclude_if=_empty
+    )
+    """Royalty terms per scope cell (`domain.rate_cards`): the most specific matching row
+    applies to a line, else `royalty_tiers`."""
+    minimum_guarantee_schedule: Annotated[
+        list[Money], *bounds.max_items(limits.MAX_GUARANTEE_YEARS)
+    ] = Field(default_factory=list, exclude_if=_empty)
+    """MG of contract years 1, 2, ...; years after the last entry keep the last entry (a
+    renewal continues at the latest level). Empty: `minimum_guarantee_per_year` every year.
+    Give one or the other."""
+    advance_recoupable_across_term: bool = Field(default=False, exclude_if=_off)
+    """False: the advance counts in contract year 1 only (what year 1 does not use is
+    forfeited). True: what year 1 does not use carries into later years, where royalty
+    earned beyond the year's guarantee recoups it before it is billed (`domain.royalty`)."""
 
     @field_validator("royalty_tiers")
     @classmethod
     def _tiers_ascending(cls, tiers: list[RoyaltyTier]) -> list[RoyaltyTier]:
-        bounds = [t.up_to for t in tiers]
-        if any(b is None for b in bounds[:-1]):
-            raise ValueError("only the last royalty tier may be open-ended (up_to null)")
-        finite = [b for b in bounds if b is not None]
-        if finite != sorted(set(finite)):
-            raise ValueError("royalty tier bounds must be strictly ascending")
+        check_tiers(tiers)
         return tiers
 
     @field_validator("advance", "minimum_guarantee_per_year")
@@ -159,13 +177,52 @@ class Terms(Model):
             check_minor_unit(amount, currency)
         return amount
 
+    @field_validator("rate_card")
+    @classmethod
+    def _rows_apply(cls, rows: list[RateCardRow], info: ValidationInfo) -> list[RateCardRow]:
+        problems = rate_card_problems(rows) if at_edge(info) else []
+        if problems:
+            raise ValueError("row " + "; row ".join(problems))
+        return rows
+
+    @field_validator("minimum_guarantee_schedule")
+    @classmethod
+    def _schedule(cls, amounts: list[Decimal], info: ValidationInfo) -> list[Decimal]:
+        if not amounts or not at_edge(info):
+            return amounts
+        if info.data.get("minimum_guarantee_per_year"):
+            raise ValueError(
+                "give minimum_guarantee_per_year or minimum_guarantee_schedule, not both"
+            )
+        currency = info.data.get("currency")
+        if currency is not None:
+            for year, amount in enumerate(amounts, start=1):
+                try:
+                    check_minor_unit(amount, currency)
+                except ValueError as exc:
+                    raise ValueError(f"year {year}: {exc}") from None
+        return amounts
+
+    def minimum_guarantee_for(self, contract_year: int) -> Decimal:
+        """The MG of a contract year: its schedule entry (the last one after the schedule
+        ends), else `minimum_guarantee_per_year`."""
+        if contract_year < 1:
+            raise ValueError("contract years start at 1")
+        schedule = self.minimum_guarantee_schedule
+        if not schedule:
+            return self.minimum_guarantee_per_year
+        return schedule[min(contract_year, len(schedule)) - 1]
+
     def unlicensed_rate(self) -> Decimal:
-        """The rate charged on unlicensed net sales (0 when the policy excludes them)."""
+        """The rate charged on unlicensed net sales (0 when the policy excludes them): the
+        given rate, or the highest percentage rate of the terms (`royalty_tiers` and every
+        tiered rate-card row, so an unlicensed sale never costs less than a licensed one)."""
         if self.unlicensed.policy == "exclude":
             return Decimal(0)
         if self.unlicensed.policy == "charge_rate" and self.unlicensed.rate is not None:
             return self.unlicensed.rate
-        return max(t.rate for t in self.royalty_tiers)
+        rows = (row.highest_rate() for row in self.rate_card)
+        return max([t.rate for t in self.royalty_tiers] + [r for r in rows if r is not None])
 
     @property
     def minor_unit(self) -> int:
@@ -210,14 +267,24 @@ class Schedule(Model):
         return self
 
 
+def _absent(value: object) -> bool:
+    return value is None
+
+
 class DealRequest(Model):
     """Body of POST /v1/deals and input of the LicensingDeal workflow."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [examples.DEAL]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [examples.DEAL, examples.DEAL_WITH_RATE_CARD]}
+    )
 
     deal_id: Identifier
     title: Name
     property: Property
+    property_id: Identifier | None = Field(default=None, exclude_if=_absent)
+    """The licensed property's record (`POST /v1/properties`): its grants are kept in the
+    rights ledger. The API requires it for new deals; deals started before it have none (and
+    no ledger)."""
     needs: Needs | None = None
     plan: Plan
     terms: Terms
@@ -235,6 +302,17 @@ class DealRequest(Model):
     owner_may_sign: bool = False
     """The owner may be the licensor signatory (separation of duties otherwise forbids it)."""
 
+    @field_validator("terms")
+    @classmethod
+    def _rate_card_in_scope(cls, terms: Terms, info: ValidationInfo) -> Terms:
+        """A rate-card row names only what the plan licenses (else it could never apply)."""
+        plan = info.data.get("plan")
+        if plan is not None and terms.rate_card and at_edge(info):
+            problems = outside_scope(terms.rate_card, plan.scope)
+            if problems:
+                raise ValueError("rate_card." + "; rate_card.".join(problems))
+        return terms
+
     def owners(self) -> list[str]:
         """Who steers the deal: the owner, or (no owner given) the plan approvers."""
         return [self.owner] if self.owner else list(self.plan_approvers)
@@ -245,5 +323,7 @@ def canonical_request_hash(request: DealRequest) -> str:
     data = request.model_dump(mode="json")
     if not data.get("owner_may_sign"):
         del data["owner_may_sign"]  # requests from before the field hash as they did
+    if data.get("property_id") is None:
+        data.pop("property_id", None)  # likewise (not dumped when absent)
     body = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(body.encode()).hexdigest()

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from domain.common import Identifier, LicensedScope, Model, UserName
-from domain.deal import DealRequest, Kpi
+from domain.deal import DealRequest, Kpi, RateCardRow, Terms
 from domain.deal_state import KpiStatus, PeriodRecord, Stage, Statement
 from domain.sales_check import SalesCheck
 
@@ -51,6 +51,12 @@ class RequestSignatureInput(Model):
     plan_version: int
     signatories: list[Signatory] = Field(min_length=1)
     document: dict[str, Any] = Field(default_factory=dict)
+    terms: Terms | None = None
+    """The commercial terms to sign (none: requested before envelopes carried them)."""
+    scope: LicensedScope | None = None
+    """The licensed scope to sign (an amendment's: the amended plan's)."""
+    contract_years: int | None = None
+    """Contract years of the term (spells out the MG of each)."""
     provider: str | None = None
     """None: the worker's configured provider (`local` by default)."""
 
@@ -61,11 +67,17 @@ class EnvelopeRef(Model):
     status: str = "sent"
 
 
+def _empty(value: list[Any]) -> bool:
+    return not value
+
+
 class SalesCheckInput(Model):
     deal_id: str
     period: int
     scope: LicensedScope
     kpis: list[Kpi] = Field(min_length=1)
+    rate_card: list[RateCardRow] = Field(default_factory=list, exclude_if=_empty)
+    """The deal's rate card: licensed sales are summed per row too."""
 
 
 class SalesCheckResult(Model):

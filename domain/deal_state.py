@@ -310,3 +310,6 @@ class DealState(Model):
     amendment: PlanAmendment | None = None
     """The latest plan amendment: pending (awaiting approval or signature; `plan` stays in
     force until it is applied) or how it ended."""
+    advance_unrecouped: Decimal | None = None
+    """Advance recoupable across the term only: what is still to recoup after the latest
+    booked contract year (`domain.royalty.advance_unrecouped`)."""

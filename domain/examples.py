@@ -1,5 +1,5 @@
 """Example bodies shown in the OpenAPI document (and used by the fuzzer as seeds): a partner,
-a deal request and a sales report, as in the README walkthrough."""
+a property, a deal request and a sales report, as in the README walkthrough."""
 
 from __future__ import annotations
 
@@ -15,10 +15,24 @@ PARTNER: dict[str, Any] = {
     "risk": {"insurance_coverage": 2000000, "flags": []},
 }
 
+PROPERTY: dict[str, Any] = {
+    "property_id": "moon-bear",
+    "name": "Moon Bear",
+    "owner": "olivia",
+    "rights": {
+        "categories": ["apparel", "toys"],
+        "territories": ["EU", "GB"],
+        "channels": ["online", "retail"],
+    },
+    "available_from": "2026-01-01T00:00:00Z",
+    "available_to": "2046-01-01T00:00:00Z",
+}
+
 DEAL: dict[str, Any] = {
     "deal_id": "moonbear-eu",
     "title": "Moon Bear apparel EU",
     "property": {"name": "Moon Bear", "rights": ["brand", "product"]},
+    "property_id": "moon-bear",
     "needs": {
         "objectives": [{"kind": "revenue", "target": 600000, "unit": "EUR"}],
         "audience": {"segments": ["18-34"], "regions": ["DE", "FR"]},
@@ -70,3 +84,37 @@ SALES_REPORT: dict[str, Any] = {
         }
     ],
 }
+
+DEAL_WITH_RATE_CARD: dict[str, Any] = {
+    **DEAL,
+    "deal_id": "moonbear-toys",
+    "title": "Moon Bear apparel and toys EU",
+    "plan": {
+        **DEAL["plan"],
+        "scope": {
+            "categories": ["apparel", "toys"],
+            "territories": ["DE", "FR"],
+            "channels": ["online"],
+            "exclusive": False,
+        },
+    },
+    "terms": {
+        "currency": "EUR",
+        "royalty_tiers": [{"up_to": None, "rate": 0.07}],
+        "rate_card": [
+            {
+                "category": "apparel",
+                "territory": "DE",
+                "channel": "online",
+                "royalty_tiers": [{"up_to": 100000, "rate": 0.08}, {"up_to": None, "rate": 0.10}],
+            },
+            {"label": "toys", "category": "toys", "per_unit": 0.50},
+        ],
+        "advance": 50000,
+        "advance_recoupable_across_term": True,
+        "minimum_guarantee_schedule": [20000, 30000, 40000],
+        "payment_terms": "P30D",
+    },
+}
+"""A deal with a rate card (apparel in DE online on its own tiers, toys per unit, the rest
+at 7%), an MG schedule and an advance recoupable across the term."""

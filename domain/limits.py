@@ -19,6 +19,12 @@ good: the deal parks on an incident for ops instead of billing a wrong figure.""
 MAX_PERIODS_PER_YEAR = 366
 MAX_TERM_PERIODS = 1_200
 MAX_RATE_DECIMALS = 6
+MAX_RATE_CARD_ROWS = 50
+"""Rows of a deal's rate card (each booked period keeps its sales per row)."""
+MAX_ROW_TIERS = 20
+"""Royalty tiers of one rate-card row."""
+MAX_GUARANTEE_YEARS = 100
+"""Entries of a minimum-guarantee schedule (one per contract year; later years use the last)."""
 
 MAX_NAME = 200
 """Titles and names: one line."""

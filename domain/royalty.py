@@ -1,7 +1,14 @@
 """Royalty math per contract year: tiered earned royalty, advance, minimum guarantee, true-up.
 
 Deals use the contract-year books at the end of this module (patch `year-books`): every
-money event recomputes its year and bills the difference, credit notes included. The
+money event recomputes its year and bills the difference, credit notes included, so that
+per contract year y, at every moment,
+
+    A_y + all statements of y = max(G_y, E_y) + U_y - R_y  (>= G_y + U_y)
+
+with A_y the advance in year 1 (else 0), G_y the guarantee in force, E_y the earned royalty
+(per rate-card row, `domain.rate_cards`), U_y the unlicensed royalty and R_y the carried
+advance recouped in year y >= 2 (advance recoupable across the term only; else 0). The
 running ledger described first (`open_year`, `apply_period`, `close_year`) is kept for runs
 started before that patch, which replay it unchanged.
 
@@ -33,44 +40,27 @@ per-period rounding never drifts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 from pydantic import Field
 
 from domain.common import Model
 from domain.currency import to_minor
-from domain.deal import RoyaltyTier, Terms
+from domain.deal import Terms
+from domain.rate_cards import DEFAULT_LABEL, RowRoyalty, RowSales, sum_rows
+from domain.rate_cards import earned_royalty as earned_royalty  # it lived here
 
 ZERO = Decimal(0)
+
+
+def _empty(value: object) -> bool:
+    return not value
 
 
 def to_cents(amount: Decimal, decimals: int = 2) -> Decimal:
     """Round an amount to the currency's minor unit (cents by default), half up."""
     return to_minor(amount, decimals)
-
-
-def earned_royalty(ytd_net_sales: Decimal, tiers: list[RoyaltyTier]) -> Decimal:
-    """Unrounded royalty on year-to-date net sales with marginal tiers.
-
-    Sales above a finite last bound keep earning the last tier's rate.
-    """
-    if ytd_net_sales < 0:
-        raise ValueError("year-to-date net sales cannot be negative")
-    if not tiers:
-        raise ValueError("at least one royalty tier is needed")
-    total, lower = ZERO, ZERO
-    for index, tier in enumerate(tiers):
-        last = index == len(tiers) - 1
-        upper = None if last else tier.up_to
-        if upper is not None and upper <= lower:
-            raise ValueError("royalty tier bounds must be strictly ascending")
-        band_top = ytd_net_sales if upper is None else min(ytd_net_sales, upper)
-        if band_top > lower:
-            total += (band_top - lower) * tier.rate
-        if upper is None or ytd_net_sales <= upper:
-            break
-        lower = upper
-    return total
 
 
 def advance_credit_for(contract_year: int, terms: Terms) -> Decimal:
@@ -101,6 +91,8 @@ class Amounts(Model):
     amount_due: Decimal = ZERO
     unlicensed_royalty: Decimal = ZERO
     """Royalty charged on sales outside the licensed scope (on top of the guarantee)."""
+    breakdown: list[RowRoyalty] = Field(default_factory=list, exclude_if=_empty)
+    """Which rate-card row applied to what (deals with a rate card only; empty otherwise)."""
 
 
 class PeriodCharge(Amounts):
@@ -194,21 +186,39 @@ def close_year(ledger: ContractYearLedger, terms: Terms, decimals: int = 2) -> Y
 # Rule (runs recorded before patch `year-books` used `apply_period`/`close_year` above):
 #
 # * A contract year's book holds the latest booked version of each of its periods: licensed
-#   net sales N_p and unlicensed net sales X_p (either may be negative: returns).
-# * E = earned_royalty(max(0, sum N_p)), the tiers over the year-to-date base floored at 0;
-#   U = max(0, sum X_p) x the unlicensed rate (`Terms.unlicensed_rate`); each rounded half
-#   up to the currency's minor unit.
-# * The guarantee G is the advance credit while the year is open; settling the year (its
-#   true-up at the year end, or the final statement of a terminated deal) raises it to
-#   max(advance credit, MG), with MG pro rata to the periods ended in full when a deal is
+#   net sales N_p (with, for a deal with a rate card, the part and the units of each row)
+#   and unlicensed net sales X_p (either may be negative: returns).
+# * E = the sum over the rate-card rows and the default row of each row's royalty, rounded
+#   half up to the currency's minor unit (`domain.rate_cards`): a tiered row earns its
+#   tiers on max(0, its year-to-date net sales), a per-unit row its rate x its units; the
+#   default row earns `royalty_tiers` on max(0, the rest of sum N_p). Without a rate card
+#   that is E = round(tiers(max(0, sum N_p))). U = round(max(0, sum X_p) x the unlicensed
+#   rate (`Terms.unlicensed_rate`)).
+# * The guarantee G is the advance credit A_y (the advance in year 1, else 0) while the
+#   year is open; settling the year (its true-up at the year end, or the final statement of
+#   a terminated deal) raises it to max(A_y, M_y), M_y the year's MG
+#   (`Terms.minimum_guarantee_for`), pro rata to the periods ended in full when a deal is
 #   terminated within the year. G never goes down again.
-# * Owed = max(G, E) + U: unlicensed royalty comes on top of the guarantee, so a breach is
-#   never absorbed by a shortfall.
-# * Billed = advance credit + every statement amount of the year. Each money event (a
-#   period's report, a late report, a correction, the true-up, the final statement)
-#   issues one statement for Owed - Billed: positive is an invoice, negative a credit
-#   note. Hence, per year, advance credit + all statements = max(G, E) + U, whatever
-#   order reports, corrections and returns came in, and nothing is credited below G.
+# * Recoupable advance (`advance_recoupable_across_term`; R_y = 0 without it): year 1
+#   uses min(A, max(M_1, E_1)) of the advance (it counts toward everything year 1 owes, as
+#   without the option; M_1 = 0 while year 1 is open) and carries C_2 = A - that into later
+#   years. In a year y >= 2, royalty earned beyond the guarantee recoups it first:
+#   R_y = min(C_y, max(0, E_y - G_y)), and C_(y+1) = C_y - R_y. The guarantee itself is
+#   always billed.
+# * Owed = max(G, E) + U - R: unlicensed royalty comes on top of the guarantee, so a
+#   breach is never absorbed by a shortfall or by the advance.
+# * Billed = A_y + every statement amount of the year. Each money event (a period's
+#   report, a late report, a correction, the true-up, the final statement) issues one
+#   statement for Owed - Billed: positive is an invoice, negative a credit note; with the
+#   recoupable advance, every later year whose R changed with it gets one more statement
+#   (`carry_forward`). Hence, per contract year y at every moment:
+#       A_y + all statements of y = max(G_y, E_y) + U_y - R_y,
+#   whatever order reports, corrections and returns came in, and nothing is credited below
+#   G_y + U_y.
+
+
+def _no_rows(rows: dict[int, RowSales]) -> bool:
+    return not rows
 
 
 class BookedPeriod(Model):
@@ -217,6 +227,13 @@ class BookedPeriod(Model):
     net_sales: Decimal = ZERO
     unlicensed_net_sales: Decimal = ZERO
     version: int | None = None
+    rows: dict[int, RowSales] = Field(default_factory=dict, exclude_if=_no_rows)
+    """Licensed net sales and units per rate-card row (by index); lines no row takes (the
+    default row) are the rest of `net_sales`."""
+
+    def figures(self) -> tuple[Decimal, Decimal, dict[int, RowSales]]:
+        """What the money depends on (a correction with the same figures bills nothing)."""
+        return self.net_sales, self.unlicensed_net_sales, self.rows
 
 
 class YearBook(Model):
@@ -230,6 +247,8 @@ class YearBook(Model):
     """Advance credit plus every statement amount of the year."""
     settled: bool = False
     periods: dict[int, BookedPeriod] = Field(default_factory=dict)
+    minimum_guarantee: Decimal = Field(default=ZERO, exclude_if=_empty)
+    """M_y, the MG (or its pro rata share) the year was settled at, without the advance."""
 
 
 class YearOwed(Model):
@@ -242,6 +261,10 @@ class YearOwed(Model):
     unlicensed_royalty: Decimal
     guarantee: Decimal
     total: Decimal
+    recouped: Decimal = ZERO
+    """R_y: advance recouped by this year's royalty beyond its guarantee."""
+    rows: list[RowRoyalty] = Field(default_factory=list)
+    """The year's royalty per rate-card row, then the default row (with a rate card only)."""
 
 
 def open_book(contract_year: int, terms: Terms) -> YearBook:
@@ -252,26 +275,124 @@ def open_book(contract_year: int, terms: Terms) -> YearBook:
     )
 
 
-def year_owed(book: YearBook, terms: Terms, decimals: int = 2) -> YearOwed:
-    """Owed = max(G, E) + U from the booked periods (see the rule above)."""
+def year_royalty(
+    book: YearBook, terms: Terms, decimals: int = 2
+) -> tuple[Decimal, list[RowRoyalty]]:
+    """E and, for a deal with a rate card, each row's share (rounded per row)."""
+    net = sum((p.net_sales for p in book.periods.values()), ZERO)
+    if not terms.rate_card:
+        return to_cents(earned_royalty(max(ZERO, net), terms.royalty_tiers), decimals), []
+    totals = sum_rows(p.rows for p in book.periods.values())
+    rows: list[RowRoyalty] = []
+    for index, row in enumerate(terms.rate_card):
+        sales = totals.get(index, RowSales())
+        rows.append(
+            RowRoyalty(
+                row=index,
+                label=row.name(),
+                basis=row.basis,
+                net_sales=sales.net_sales,
+                units=sales.units,
+                royalty_earned=to_cents(row.earned(sales), decimals),
+            )
+        )
+    rest = net - sum((r.net_sales for r in totals.values()), ZERO)
+    rows.append(
+        RowRoyalty(
+            row=None,
+            label=DEFAULT_LABEL,
+            basis="tiers",
+            net_sales=rest,
+            royalty_earned=to_cents(earned_royalty(max(ZERO, rest), terms.royalty_tiers), decimals),
+        )
+    )
+    return sum((r.royalty_earned for r in rows), ZERO), rows
+
+
+def year_owed(book: YearBook, terms: Terms, decimals: int = 2, carried: Decimal = ZERO) -> YearOwed:
+    """Owed = max(G, E) + U - R from the booked periods (see the rule above); `carried` is
+    C_y, the advance still to recoup when the year starts (`advance_carried`)."""
     net = sum((p.net_sales for p in book.periods.values()), ZERO)
     unlicensed = sum((p.unlicensed_net_sales for p in book.periods.values()), ZERO)
-    earned = to_cents(earned_royalty(max(ZERO, net), terms.royalty_tiers), decimals)
+    earned, rows = year_royalty(book, terms, decimals)
     charged = to_cents(max(ZERO, unlicensed) * terms.unlicensed_rate(), decimals)
+    recouped = ZERO
+    if book.contract_year > 1 and carried > 0:
+        recouped = min(carried, max(ZERO, earned - book.guarantee))
     return YearOwed(
         net_sales=net,
         earned=earned,
         unlicensed_net_sales=unlicensed,
         unlicensed_royalty=charged,
         guarantee=book.guarantee,
-        total=max(book.guarantee, earned) + charged,
+        total=max(book.guarantee, earned) + charged - recouped,
+        recouped=recouped,
+        rows=rows,
     )
 
 
+def advance_carried(
+    books: Mapping[int, YearBook], contract_year: int, terms: Terms, decimals: int = 2
+) -> Decimal:
+    """C_y: the advance still to recoup when `contract_year` starts (0 in year 1, and
+    without `advance_recoupable_across_term`). A year without a book uses none."""
+    if not terms.advance_recoupable_across_term or contract_year <= 1 or terms.advance <= 0:
+        return ZERO
+    first = books.get(1)
+    used = ZERO
+    if first is not None:
+        used = max(first.minimum_guarantee, year_royalty(first, terms, decimals)[0])
+    carry = max(ZERO, terms.advance - used)
+    for year in range(2, contract_year):
+        book = books.get(year)
+        if carry <= 0:
+            break
+        if book is not None:
+            earned = year_royalty(book, terms, decimals)[0]
+            carry -= min(carry, max(ZERO, earned - book.guarantee))
+    return carry
+
+
+def advance_unrecouped(books: Mapping[int, YearBook], terms: Terms, decimals: int = 2) -> Decimal:
+    """The advance still to recoup after the latest booked year (recoupable advance)."""
+    return advance_carried(books, max(books, default=0) + 1, terms, decimals)
+
+
+def _breakdown(old: YearOwed, new: YearOwed) -> list[RowRoyalty]:
+    """The rows a money event changed: the change of each row's sales and royalty."""
+    before = {r.row: r for r in old.rows}
+    changes = []
+    for row in new.rows:
+        prior = before.get(row.row)
+        if prior is None:
+            changes.append(row)
+            continue
+        change = row.model_copy(
+            update={
+                "net_sales": row.net_sales - prior.net_sales,
+                "units": None if row.units is None else row.units - (prior.units or 0),
+                "royalty_earned": row.royalty_earned - prior.royalty_earned,
+            }
+        )
+        if change.net_sales or change.units or change.royalty_earned:
+            changes.append(change)
+    return changes
+
+
+def _totals(owed: YearOwed) -> list[RowRoyalty]:
+    return [r for r in owed.rows if r.net_sales or r.units or r.royalty_earned]
+
+
 def _bill(
-    before: YearBook, after: YearBook, terms: Terms, decimals: int, net_sales: Decimal
+    before: YearBook,
+    after: YearBook,
+    terms: Terms,
+    decimals: int,
+    net_sales: Decimal,
+    carried: Decimal,
 ) -> tuple[YearBook, Amounts]:
-    old, new = year_owed(before, terms, decimals), year_owed(after, terms, decimals)
+    old = year_owed(before, terms, decimals, carried)
+    new = year_owed(after, terms, decimals, carried)
     amount = new.total - after.billed
     charge = Amounts(
         net_sales=net_sales,
@@ -279,6 +400,7 @@ def _bill(
         unlicensed_royalty=new.unlicensed_royalty - old.unlicensed_royalty,
         guaranteed_due=new.guarantee,
         amount_due=amount,
+        breakdown=_breakdown(old, new),
     )
     return after.model_copy(update={"billed": after.billed + amount}), charge
 
@@ -289,6 +411,7 @@ def book_report(
     booked: BookedPeriod,
     terms: Terms,
     decimals: int = 2,
+    carried: Decimal = ZERO,
 ) -> tuple[YearBook, Amounts]:
     """Book a period's latest report (first report, late report or correction).
 
@@ -296,38 +419,84 @@ def book_report(
     `amount_due` is Owed - Billed (negative: a credit note)."""
     previous = book.periods.get(period, BookedPeriod())
     after = book.model_copy(update={"periods": {**book.periods, period: booked}})
-    return _bill(book, after, terms, decimals, booked.net_sales - previous.net_sales)
+    return _bill(book, after, terms, decimals, booked.net_sales - previous.net_sales, carried)
 
 
 def settle_year(
-    book: YearBook, guarantee_due: Decimal, terms: Terms, decimals: int = 2
+    book: YearBook,
+    guarantee_due: Decimal,
+    terms: Terms,
+    decimals: int = 2,
+    carried: Decimal = ZERO,
 ) -> tuple[YearBook, Amounts]:
     """Settle the year's guarantee (true-up or final statement): G = max(G, guarantee_due).
 
-    The statement shows the year's totals (net sales, earned, unlicensed royalty, G) and
-    Owed - Billed. Settling twice never bills twice: G only goes up, and what was billed
-    counts."""
-    guarantee = max(book.guarantee, to_cents(guarantee_due, decimals))
-    after = book.model_copy(update={"guarantee": guarantee, "settled": True})
-    owed = year_owed(after, terms, decimals)
+    The statement shows the year's totals (net sales, earned, unlicensed royalty, G, the
+    rows) and Owed - Billed. Settling twice never bills twice: G only goes up, and what was
+    billed counts."""
+    due = to_cents(guarantee_due, decimals)
+    after = book.model_copy(
+        update={
+            "guarantee": max(book.guarantee, due),
+            "minimum_guarantee": max(book.minimum_guarantee, due),
+            "settled": True,
+        }
+    )
+    owed = year_owed(after, terms, decimals, carried)
     amount = owed.total - book.billed
     summary = Amounts(
         net_sales=owed.net_sales,
         royalty_earned=owed.earned,
         unlicensed_royalty=owed.unlicensed_royalty,
-        guaranteed_due=guarantee,
+        guaranteed_due=after.guarantee,
         amount_due=amount,
+        breakdown=_totals(owed),
     )
     return after.model_copy(update={"billed": book.billed + amount}), summary
 
 
+def rebill(
+    book: YearBook, terms: Terms, decimals: int = 2, carried: Decimal = ZERO
+) -> tuple[YearBook, Amounts]:
+    """Bill a year whose figures did not change but whose carried advance did: Owed -
+    Billed, nothing else on the statement but the guarantee."""
+    owed = year_owed(book, terms, decimals, carried)
+    amount = owed.total - book.billed
+    charge = Amounts(guaranteed_due=owed.guarantee, amount_due=amount)
+    return book.model_copy(update={"billed": book.billed + amount}), charge
+
+
+def carry_forward(
+    books: Mapping[int, YearBook], contract_year: int, terms: Terms, decimals: int = 2
+) -> list[tuple[int, YearBook, Amounts]]:
+    """After a money event in `contract_year`: every later booked year whose owed changed
+    with the advance carried into it, rebilled (year, new book, statement amounts), in
+    year order. Empty without a recoupable advance."""
+    if not terms.advance_recoupable_across_term or terms.advance <= 0:
+        return []
+    current = dict(books)
+    out: list[tuple[int, YearBook, Amounts]] = []
+    for year in sorted(y for y in current if y > contract_year):
+        carried = advance_carried(current, year, terms, decimals)
+        book, charge = rebill(current[year], terms, decimals, carried)
+        if charge.amount_due != 0:
+            current[year] = book
+            out.append((year, book, charge))
+    return out
+
+
 def pro_rata_guarantee(
-    terms: Terms, ended_periods: int, periods_per_year: int, decimals: int = 2
+    terms: Terms,
+    ended_periods: int,
+    periods_per_year: int,
+    decimals: int = 2,
+    contract_year: int = 1,
 ) -> Decimal:
     """The minimum guarantee of a year cut short: MG x ended periods / periods per year."""
     ended = Decimal(min(ended_periods, periods_per_year))
+    minimum = terms.minimum_guarantee_for(contract_year)
     # multiply before dividing: MG x 1/3 would round 1.5 / 3 = 0.4999... down at a half unit
-    return to_cents(terms.minimum_guarantee_per_year * ended / periods_per_year, decimals)
+    return to_cents(minimum * ended / periods_per_year, decimals)
 
 
 def book_from_legacy(
@@ -343,10 +512,16 @@ def book_from_legacy(
     Those runs never charged unlicensed sales: the unlicensed royalty of the periods booked
     here counts as billed, so only a later change of those figures is charged."""
     book = open_book(contract_year, terms)
-    guarantee = (
-        max(book.advance_credit, terms.minimum_guarantee_per_year) if settled else book.guarantee
+    minimum = terms.minimum_guarantee_for(contract_year) if settled else ZERO
+    guarantee = max(book.advance_credit, minimum) if settled else book.guarantee
+    book = book.model_copy(
+        update={
+            "periods": periods,
+            "guarantee": guarantee,
+            "settled": settled,
+            "minimum_guarantee": minimum,
+        }
     )
-    book = book.model_copy(update={"periods": periods, "guarantee": guarantee, "settled": settled})
     uncharged = year_owed(book, terms, decimals).unlicensed_royalty
     # billed at the minor unit (runs before currency-minor-units billed yen in cents)
     return book.model_copy(update={"billed": to_cents(billed, decimals) + uncharged})

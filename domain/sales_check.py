@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from pydantic import Field
 
 from domain.common import LicensedScope, Model, ScopeCover
+from domain.rate_cards import RateCardRow, RowSales, add_sale, row_for
 from domain.sales import SalesLine
+
+
+def _no_rows(rows: dict[int, RowSales]) -> bool:
+    return not rows
 
 
 class UnlicensedLine(Model):
@@ -31,6 +37,9 @@ class SalesCheck(Model):
     units: int = 0
     unlicensed_net_sales: Decimal = Decimal(0)
     unlicensed_lines: list[UnlicensedLine] = Field(default_factory=list)
+    rows: dict[int, RowSales] = Field(default_factory=dict, exclude_if=_no_rows)
+    """Licensed net sales and units per rate-card row taking them (`domain.rate_cards`);
+    the lines no row takes are the rest of `net_sales`. Empty without a rate card."""
 
 
 def why_unlicensed(line: SalesLine, scope: LicensedScope) -> list[str]:
@@ -53,14 +62,18 @@ def _why_unlicensed(line: SalesLine, cover: ScopeCover) -> list[str]:
     return reasons
 
 
-def check_sales(lines: list[SalesLine], scope: LicensedScope) -> SalesCheck:
-    """Sum licensed net/gross/units and list each unlicensed line with why.
+def check_sales(
+    lines: list[SalesLine], scope: LicensedScope, rate_card: Sequence[RateCardRow] = ()
+) -> SalesCheck:
+    """Sum licensed net/gross/units (also per rate-card row) and list each unlicensed line
+    with why.
 
     Net sales are after returns, so a line, the licensed `net_sales` and
     `unlicensed_net_sales` may each be negative (returns above the period's sales)."""
     cover = scope.cover()
     net, gross, units, unlicensed_net = Decimal(0), Decimal(0), 0, Decimal(0)
     unlicensed: list[UnlicensedLine] = []
+    rows: dict[int, RowSales] = {}
     for line in lines:
         reasons = _why_unlicensed(line, cover)
         if reasons:
@@ -79,10 +92,13 @@ def check_sales(lines: list[SalesLine], scope: LicensedScope) -> SalesCheck:
             net += line.net_sales
             gross += line.gross_sales
             units += line.units
+            if rate_card:
+                add_sale(rows, row_for(line, rate_card), line.net_sales, line.units)
     return SalesCheck(
         net_sales=net,
         gross_sales=gross,
         units=units,
         unlicensed_net_sales=unlicensed_net,
         unlicensed_lines=unlicensed,
+        rows={row: sales for row, sales in rows.items() if sales.net_sales or sales.units},
     )

@@ -19,13 +19,16 @@ async def create(
     provider: str,
     signatories: list[str],
     document: dict[str, Any],
+    terms_hash: str | None = None,
 ) -> str:
-    """Create the envelope once per idempotency key; return the (existing) envelope id."""
+    """Create the envelope once per idempotency key; return the (existing) envelope id.
+    `terms_hash`: sha256 of the terms and scope the document asks to sign
+    (`domain.signed_terms`), kept so what was signed can be proven."""
     row = await db.fetchrow(
         """
         INSERT INTO signature_envelopes (envelope_id, idempotency_key, deal_id, workflow_id,
-                                         provider, signatories, document)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                                         provider, signatories, document, terms_hash)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         ON CONFLICT (idempotency_key) DO UPDATE SET updated_at = signature_envelopes.updated_at
         RETURNING envelope_id
         """,
@@ -36,6 +39,7 @@ async def create(
         provider,
         signatories,
         document,
+        terms_hash,
     )
     assert row is not None
     existing: str = row["envelope_id"]

@@ -29,6 +29,11 @@ _READ = (
 _FROM = " FROM statements s LEFT JOIN deals d ON d.deal_id = s.deal_id"
 
 
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    """A breakdown row for jsonb: amounts as strings (exact), the rest as is."""
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
+
+
 def invoice_number(licensor: str, number: int) -> str:
     """`LF-000042`: the licensor, a dash and the number with at least six digits."""
     return f"{licensor}-{number:06d}"
@@ -52,9 +57,11 @@ async def insert(
     due_at: datetime | None = None,
     detail: dict[str, Any] | None = None,
     licensor: str = DEFAULT_LICENSOR,
+    breakdown: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Insert once, numbered when something is due; False when the statement exists
-    already (activity retry: no number is taken). `due_at` None: issued + 30 days."""
+    already (activity retry: no number is taken). `due_at` None: issued + 30 days.
+    `breakdown`: which rate-card row applied to what (`domain.rate_cards.RowRoyalty`)."""
     settled = amount_due == 0
     async with transaction(db) as conn:
         row = await conn.fetchrow(
@@ -62,8 +69,9 @@ async def insert(
             INSERT INTO statements (statement_id, deal_id, kind, contract_year, period,
                                     net_sales, royalty_earned, guaranteed_due, amount_due,
                                     unlicensed_royalty, currency, issued_at, due_at, detail,
-                                    status, paid_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                    status, paid_at, breakdown)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                    $17)
             ON CONFLICT (statement_id) DO NOTHING RETURNING statement_id
             """,
             statement_id,
@@ -82,6 +90,7 @@ async def insert(
             detail or {},
             "paid" if settled else "open",
             issued_at if settled else None,
+            [_jsonable(row) for row in breakdown or []],
         )
         if row is None:
             return False

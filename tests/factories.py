@@ -7,6 +7,7 @@ from typing import Any
 
 from domain.common import PartnerScope
 from domain.partner import Evaluation, PartnerProfile, Risk
+from domain.properties import PropertyIn
 
 
 def partner_profile(partner_id: str = "acme", **overrides: Any) -> PartnerProfile:
@@ -24,3 +25,20 @@ def partner_profile(partner_id: str = "acme", **overrides: Any) -> PartnerProfil
     }
     data.update(overrides)
     return PartnerProfile(**data)
+
+
+def licensable_property(property_id: str = "moon-bear", **overrides: Any) -> PropertyIn:
+    """A property offering apparel and toys in the EU (plus CH and GB), online and retail,
+    from 2020 without end; override anything (`rights` as a dict of its lists)."""
+    data: dict[str, Any] = {
+        "property_id": property_id,
+        "name": "Moon Bear",
+        "rights": {
+            "categories": ["apparel", "toys"],
+            "territories": ["EU", "CH", "GB"],
+            "channels": ["online", "retail"],
+        },
+        "available_from": "2020-01-01T00:00:00Z",
+    }
+    data.update(overrides)
+    return PropertyIn.model_validate(data)

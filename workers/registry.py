@@ -11,6 +11,7 @@ from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
 from activities.deal import DealActivities
 from activities.directory import DirectoryActivities
+from activities.rights import RightsActivities
 from activities.signing import SigningActivities
 from licenseflow.config import Settings
 from workflows.licensing_deal import LicensingDealWorkflow
@@ -28,6 +29,7 @@ def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Calla
     deal = DealActivities(pool, licensor=settings.licensor)
     signing = SigningActivities(pool, settings)
     directory = DirectoryActivities(pool)
+    rights = RightsActivities(pool)
     return [
         common.record_audit,
         common.send_notification,
@@ -41,4 +43,6 @@ def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Calla
         deal.issue_statement,
         deal.compile_review,
         signing.request_signature,
+        rights.hold_rights,
+        rights.release_rights,
     ]

@@ -118,6 +118,7 @@ class LicensingDealWorkflow:
     def _validate_decide(self, inp: TaskDecisionInput) -> None:
         check_at_edge(inp)
         self._decisions.check(inp)
+        self._deal.rights.check_plan(inp.plan)
 
     @workflow.signal
     def decide_signal(self, inp: TaskDecisionInput) -> None:
@@ -147,6 +148,8 @@ class LicensingDealWorkflow:
 
     async def _decide(self, inp: TaskDecisionInput) -> DealState:
         await _until(self._decisions.apply(inp))
+        # an approval or renewal the rights ledger refused answers 409 naming the conflict
+        self._deal.rights.raise_refusal(self._deal.full_task_id(inp.task_id))
         return self.state()
 
     def _decide_by_signal(
@@ -188,6 +191,7 @@ class LicensingDealWorkflow:
     def _validate_decide_task(self, inp: TaskDecisionInput) -> None:
         check_at_edge(inp)
         self._decisions.check(inp, kinds=DECIDED_BY_DECIDE_TASK)
+        self._deal.rights.check_plan(inp.plan)
 
     @workflow.signal
     def decide_task_signal(self, inp: TaskDecisionInput) -> None:
@@ -215,6 +219,7 @@ class LicensingDealWorkflow:
     def _validate_revise_plan(self, inp: RevisePlanInput) -> None:
         check_at_edge(inp)
         self._decisions.check_revision(inp.submitted_by)
+        self._deal.rights.check_plan(inp.plan)
 
     @workflow.update
     async def add_partners(self, inp: AddPartnersInput) -> DealState:

@@ -103,6 +103,17 @@ the plan at once (recorded: `tests/histories/licensing_deal_direct_amend.json`).
 an `amend` decision only, so runs that never amend carry no marker. Deprecate when no deal
 started before it is still monitoring."""
 
+RIGHTS_LEDGER = "rights-ledger"
+"""LicensingDeal: a deal naming a property (`property_id`) keeps its grants in the rights
+ledger (`workflows/deal/rights.py`): the plan's cells are reserved at plan approval (a
+conflict turns the approval into a rejection naming the conflicting deal and cell, its
+update answers 409, and the owner gets the revise task), reserved again before each contract
+envelope, activated at signature (launch to term end plus sell-off), checked at amendment
+approval (a conflict rejects the amendment) and renewal (a conflict refuses the renewal and
+reopens the task), cut at termination and released when the deal ends. Asked once when a
+run starts, and only for deals naming a property, so runs and histories without one carry no
+marker. Deprecate when no run started before it is open."""
+
 ALL = (
     CHECK_STORE_WHEN_UNSIGNALLED,
     RECHECK_REPORT_RECEIVED_DURING_CHECK,
@@ -119,4 +130,5 @@ ALL = (
     APPROVAL_SEPARATION_OF_DUTIES,
     PARTNER_REVISION_STORED,
     AMENDMENT_APPROVAL,
+    RIGHTS_LEDGER,
 )

@@ -43,7 +43,8 @@ from domain.deal import DealRequest, canonical_request_hash
 from domain.deal_messages import TerminateInput
 from domain.deal_state import DealRunInput, DealState, Stage
 from domain.ids import deal_workflow_id
-from store import audit, deals, partners, statements
+from domain.rights import deal_property_problem
+from store import audit, deals, partners, properties, statements
 from store.statements import Scope
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, KPI_STATUS, LICENSING_PARTNER
@@ -64,12 +65,14 @@ async def create_deal(
     """Start a LicensingDeal (owner or admin); its first read-model sync writes the
     `deal.create` audit row. Identical repeat → 200, different body → 409. Everyone named
     must be an active user in the right role, with separation of duties (`api/people.py`):
-    422 naming the field."""
+    422 naming the field. The deal names its property (`property_id`), which must offer the
+    plan's scope over the term: 422 naming the field."""
     require_role(who, "admin", "owner")
     if body.owner and body.owner != who.user and not who.has("admin"):
         raise forbidden("owners start deals for themselves; leave `owner` empty")
     deal = body.model_copy(update={"owner": body.owner or who.user})
     await _require_partners(svc, deal.partners)
+    await _require_property(svc, deal)
     await check_deal_people(svc.pool, deal, caller=who.user)  # users, roles, duties: api/people
     request_hash = canonical_request_hash(deal)
     workflow_id = deal_workflow_id(deal.deal_id)
@@ -121,6 +124,30 @@ async def _require_partners(svc: Services, partner_ids: list[str]) -> None:
             raise invalid(
                 f"body.partners.{index}", f"unknown partner {partner_id!r}", kind="unknown_partner"
             )
+
+
+async def _require_property(svc: Services, deal: DealRequest) -> None:
+    """The licensed property (its grants are kept in the rights ledger, so exclusivity holds
+    across deals): named, registered, and offering the plan's scope over the deal's term;
+    else 422 naming the field (`body.property_id`, `body.plan.scope.territories.1`,
+    `body.schedule.start`, `body.schedule.term_periods`)."""
+    if deal.property_id is None:
+        raise invalid(
+            "body.property_id",
+            "name the licensed property (register it first: POST /v1/properties)",
+            kind="missing",
+        )
+    found = await properties.get(svc.pool, deal.property_id)
+    if found is None:
+        raise invalid(
+            "body.property_id", f"unknown property {deal.property_id!r}", kind="unknown_property"
+        )
+    problem = deal_property_problem(
+        deal.plan.scope, deal.schedule, deal.terms.sell_off, found.ledger_view(), datetime.now(UTC)
+    )
+    if problem is not None:
+        field, message = problem
+        raise invalid(f"body.{field}", message, kind="not_offered")
 
 
 async def _existing_run_if_same(svc: Services, deal_id: str, request_hash: str) -> str:

@@ -10,11 +10,14 @@ from typing import Any
 import asyncpg
 import httpx
 from polling import eventually
+from pydantic import ValidationError
 from temporalio.client import Client
 
 from domain.ids import ID_PATTERN
+from domain.properties import PropertyIn
+from domain.territories import COUNTRIES
 from licenseflow.config import Settings
-from store import users
+from store import properties, users
 from store.tokens import create_token
 
 _ID = re.compile(ID_PATTERN)
@@ -33,6 +36,9 @@ class Api:
     provision: bool = True
     """Create the users a POSTed partner or deal names (see `provision_people`); tests of
     those rules turn it off."""
+    provision_property: bool = True
+    """Register the property a POSTed deal names when it is unknown (`provision_property`);
+    tests of the property rules turn it off."""
 
     def name(self, base: str) -> str:
         """A name unique to this test (the dev server and its visibility are shared)."""
@@ -83,17 +89,62 @@ async def provision_people(api: Api, path: str, body: Any) -> None:
         await users.ensure(api.pool, owner, ["owner"])
 
 
-async def provision_request(api: Api, request: httpx.Request) -> None:
-    """An httpx request hook: `provision_people` for POST /v1/partners and /v1/deals."""
-    if not api.provision or request.method != "POST":
+async def provision_property(pool: asyncpg.Pool, body: Any) -> None:
+    """Register the property a deal body names, unless it exists: every country, the
+    body's categories and channels, available since 2000 without end (so the deal's scope
+    and term fit it; tests of those rules register their own)."""
+    if not isinstance(body, dict) or not isinstance(body.get("property_id"), str):
         return
-    if request.url.path not in ("/v1/partners", "/v1/deals"):
+    property_id = body["property_id"]
+    if not _ID.match(property_id) or await properties.get(pool, property_id) is not None:
+        return
+    plan = body.get("plan")
+    scope = plan.get("scope") if isinstance(plan, dict) else None
+
+    def codes(key: str) -> list[str]:
+        found = scope.get(key) if isinstance(scope, dict) else None
+        return (
+            [c for c in found if isinstance(c, str) and c.strip()]
+            if isinstance(found, list)
+            else []
+        )
+
+    try:
+        prop = PropertyIn.model_validate(
+            {
+                "property_id": property_id,
+                "name": property_id,
+                "rights": {
+                    "categories": codes("categories") or ["apparel"],
+                    "territories": sorted(COUNTRIES),
+                    "channels": codes("channels") or ["online"],
+                },
+                "available_from": "2000-01-01T00:00:00Z",
+            }
+        )
+    except ValidationError:
+        return  # a body the API refuses anyway (tests of input bounds)
+    await users.ensure(pool, PROPERTY_OWNER, ["owner"])
+    await properties.insert(pool, prop, owner=PROPERTY_OWNER, created_by="test")
+
+
+PROPERTY_OWNER = "brand-owner"
+"""The owner of the properties the tests register on the fly."""
+
+
+async def provision_request(api: Api, request: httpx.Request) -> None:
+    """An httpx request hook: `provision_people` for POST /v1/partners and /v1/deals, and
+    `provision_property` for the deals."""
+    if request.method != "POST" or request.url.path not in ("/v1/partners", "/v1/deals"):
         return
     try:
         body = json.loads(await request.aread())
     except ValueError:
         return
-    await provision_people(api, request.url.path, body)
+    if api.provision:
+        await provision_people(api, request.url.path, body)
+    if api.provision_property and request.url.path == "/v1/deals":
+        await provision_property(api.pool, body)
 
 
 async def audit_row(api: Api, deal_id: str, action: str, *, within: float = 10.0) -> dict[str, Any]:

@@ -23,6 +23,7 @@ DEAL: dict[str, Any] = {
     "deal_id": "moon-bear-eu",
     "title": "Moon Bear apparel EU",
     "property": {"name": "Moon Bear", "rights": ["brand", "product"]},
+    "property_id": "moon-bear",
     "needs": {
         "objectives": [{"kind": "revenue", "target": 500000, "unit": "EUR"}],
         "audience": {"segments": ["young-adults"], "regions": ["EU"]},

@@ -234,6 +234,11 @@ async def _build(w: World) -> None:
     ids["token"] = (await tokens.issue(w.pool, ids["holder"])).info.token_id
 
     admin, owner = w.headers["admin"], w.headers["owner_a"]
+    registered = await w.http.post(
+        "/v1/properties", json=property_body_for(w, "moon-bear"), headers=admin
+    )
+    assert registered.status_code == 201, registered.text
+    ids.update(property="moon-bear", unknown_property=n("nobody"))
     for partner_id, contact in (
         (ids["partner"], ids["partner_a_user"]),
         (ids["partner_b"], people["partner_b"][0]),
@@ -423,6 +428,25 @@ async def partner_body(w: World, ctx: dict[str, Any]) -> Any:
     return partner(partner_id, contact)
 
 
+def property_body_for(w: World, property_id: str) -> dict[str, Any]:
+    """A property of owner A offering what the matrix's deals license."""
+    return {
+        "property_id": property_id,
+        "name": "Moon Bear",
+        "owner": w.ids["owner_a_user"],
+        "rights": {
+            "categories": ["apparel"],
+            "territories": ["EU"],
+            "channels": ["online", "retail"],
+        },
+        "available_from": "2020-01-01T00:00:00Z",
+    }
+
+
+async def property_body(w: World, ctx: dict[str, Any]) -> Any:
+    return property_body_for(w, w.fresh("prop"))
+
+
 async def payment_body(w: World, ctx: dict[str, Any]) -> Any:
     return {"amount": "1.00", "reference": w.fresh("BANK").upper()}
 
@@ -495,6 +519,10 @@ def _partners(body: Any, ids: dict[str, Any]) -> bool:
     return ids["partner"] in {p["partner_id"] for p in body}
 
 
+def _properties(body: Any, ids: dict[str, Any]) -> bool:
+    return ids["property"] in {p["property_id"] for p in body}
+
+
 def _statements(body: Any, ids: dict[str, Any]) -> bool:
     return ids["statement"] in {s["statement_id"] for s in body}
 
@@ -524,6 +552,10 @@ class Row:
 
 
 U = 401  # what a caller without a live token gets
+AVAILABILITY = (
+    "/v1/properties/{property}/availability?category=apparel&territory=EU&channel=online"
+    "&from=2027-01-01T00:00:00Z&to=2028-01-01T00:00:00Z"
+)
 # fmt: off
 MATRIX: list[Row] = [
     #    none bad  exp  rev  dis  adm  ownA ownB appr apx  ptA  ptB  ops  fin
@@ -591,6 +623,21 @@ MATRIX: list[Row] = [
         (U,   U,   U,   U,   U,   SEE, SEE, NOT, NOT, NOT, SEE, NOT, SEE, NOT)),
     Row("GET", "/v1/partners/{partner}", None, twin="partner", expect=
         (U,   U,   U,   U,   U,   200, 200, 404, 404, 404, 200, 404, 200, 404)),
+    # properties and the rights ledger: the licensor's (partners and approvers: 403)
+    Row("POST", "/v1/properties", property_body,
+        (U,   U,   U,   U,   U,   201, 201, 403, 403, 403, 403, 403, 403, 403)),
+    Row("POST", "/v1/properties", BAD, label=" (invalid body)", expect=
+        (U,   U,   U,   U,   U,   422, 422, 422, 403, 403, 403, 403, 403, 403)),
+    Row("GET", "/v1/properties", None, listed=_properties, expect=
+        (U,   U,   U,   U,   U,   SEE, SEE, SEE, 403, 403, 403, 403, SEE, SEE)),
+    Row("GET", "/v1/properties/{property}", None,
+        (U,   U,   U,   U,   U,   200, 200, 200, 403, 403, 403, 403, 200, 200)),
+    Row("GET", "/v1/properties/{unknown_property}", None, label=" (unknown)", expect=
+        (U,   U,   U,   U,   U,   404, 404, 404, 403, 403, 403, 403, 404, 404)),
+    Row("GET", AVAILABILITY, None,
+        (U,   U,   U,   U,   U,   200, 200, 200, 403, 403, 403, 403, 200, 200)),
+    Row("GET", "/v1/properties/{property}/grants", None,
+        (U,   U,   U,   U,   U,   200, 200, 200, 403, 403, 403, 403, 200, 200)),
     # statements (invoices) and payments
     Row("GET", "/v1/statements", None, listed=_statements, expect=
         (U,   U,   U,   U,   U,   SEE, SEE, NOT, 403, 403, SEE, NOT, SEE, SEE)),

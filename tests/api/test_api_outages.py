@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_helpers import Api, assert_problem, provision_people
+from api_helpers import Api, assert_problem, provision_people, provision_property
 from api_samples import deal, partner
 from polling import eventually
 from structlog.testing import capture_logs
@@ -108,6 +108,7 @@ async def test_a_decision_on_a_deal_without_a_worker_is_503_within_the_bound(api
         await http.post("/v1/partners", json=registration, headers=admin)
         body = deal(api.name("moon"), partner_id=partner_id, approver="carol", signatory="sam")
         await provision_people(api, "/v1/deals", body)
+        await provision_property(api.pool, body)
         owner = await api.auth(api.name("olivia"), "owner")
         assert (await http.post("/v1/deals", json=body, headers=owner)).status_code == 201
         started = time.monotonic()

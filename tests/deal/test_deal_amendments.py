@@ -40,6 +40,7 @@ from domain.common import LicensedScope
 from domain.deal import Kpi, Plan, Promotion
 from domain.deal_messages import SignatureEvent, TerminateInput
 from domain.deal_state import DealOutcome, DealState, KpiStatus, Stage
+from domain.signed_terms import terms_hash
 from licenseflow.converter import data_converter
 from store import envelopes, notifications, users
 from workflows.licensing_deal import LicensingDealWorkflow
@@ -151,6 +152,11 @@ async def test_an_approved_scope_change_applies_only_once_the_licensee_signed(
     assert sorted(envelope["signatories"]) == sorted([SIGNATORY, PARTNER_CONTACT])
     assert envelope["document"]["kind"] == "amendment"
     assert envelope["document"]["changes"] == ["scope", "kpis"]
+    # what the licensee signs: the terms in force and the amended scope, hashed
+    signed = envelope["document"]["signed_terms"]
+    assert signed["scope"]["territories"] == NARROWER.territories
+    assert signed["advance"] == "20000" and signed["minimum_guarantee_per_year"] == "60000"
+    assert envelope["terms_hash"] == terms_hash(signed)
 
     # monitoring goes on under the plan in force while the licensee considers it
     state = await report_after_period_end(env, pool, deal_id, 3, "80000")

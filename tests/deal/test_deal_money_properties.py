@@ -2,7 +2,9 @@
 (`tests/money_reference.py`) says, statement by statement.
 
 Each example is a deal of one or two contract years (four quarters each) with random terms
-(EUR, JPY or BHD; 1-3 tiers; advance; MG; unlicensed policy). Per period its report comes
+(EUR, JPY or BHD; 1-3 tiers; advance, maybe recoupable across the term; MG or an MG
+schedule; unlicensed policy; maybe a rate card of one or two rows, tiered or per unit, that
+may take the licensed line (apparel, DE, online, 10 units) or not). Per period its report comes
 early (before the period ends, maybe revised before it ends: only the latest version is
 checked), on time (during the grace), late (after the due date: the period is missing
 first) or never; licensed and unlicensed net sales may be negative (returns). After each
@@ -13,7 +15,8 @@ short, maybe still reported), in a period's grace (the period already running is
 at a year end that year's true-up comes at final accounting), during the renewal decision,
 or expiry. Every statement stored in Postgres must equal the reference's (id, contract
 year, kind, amount), issued in the reference's order; per contract year, advance credit +
-all statements = max(G, E) + U; no statement id is issued twice.
+all statements = max(G, E) + U - R (R the advance recouped, recoupable advance only); no
+statement id is issued twice.
 
 Reports sent while the deal cannot book them (a review or the renewal decision) wait in
 its queue, which holds a period once and books its latest version: such a window gets at
@@ -64,6 +67,8 @@ from money_reference import (
     Event,
     Final,
     MoneyModel,
+    RefLine,
+    RefRow,
     RefTerms,
     Report,
     Terminate,
@@ -74,7 +79,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from domain.deal import RoyaltyTier, Terms, UnlicensedPolicy, UnlicensedPolicyKind
+from domain.deal import RateCardRow, RoyaltyTier, Terms, UnlicensedPolicy, UnlicensedPolicyKind
 from domain.deal_messages import TerminateInput
 from domain.deal_state import Stage
 from domain.ids import deal_workflow_id
@@ -147,6 +152,9 @@ class Scenario:
     years: int
     steps: list[Step]
     ending: Ending
+    rows: list[tuple[RefRow, RateCardRow]] = field(default_factory=list)
+    schedule: list[Decimal] = field(default_factory=list)
+    recoupable: bool = False
 
     @property
     def decimals(self) -> int:
@@ -161,6 +169,9 @@ class Scenario:
             unlicensed=self.policy,
             unlicensed_rate=self.rate,
             periods_per_year=PER_YEAR,
+            rows=tuple(ref for ref, _ in self.rows),
+            mg_schedule=tuple(self.schedule),
+            recoupable=self.recoupable,
         )
 
     def terms(self) -> Terms:
@@ -170,6 +181,9 @@ class Scenario:
             advance=self.advance,
             minimum_guarantee_per_year=self.mg,
             unlicensed=UnlicensedPolicy(policy=self.policy, rate=self.rate),
+            rate_card=[row for _, row in self.rows],
+            minimum_guarantee_schedule=self.schedule,
+            advance_recoupable_across_term=self.recoupable,
         )
 
 
@@ -194,6 +208,11 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     rate = D(draw(st.integers(1, 3000))).scaleb(-4) if policy == "charge_rate" else None
     advance = draw(st.one_of(st.just(D(0)), money(dec, 0, 40_000)))
     mg = draw(st.one_of(st.just(D(0)), money(dec, 0, 120_000)))
+    schedule: list[Decimal] = []
+    if draw(st.integers(0, 2)) == 0:
+        schedule, mg = draw(st.lists(money(dec, 0, 120_000), min_size=1, max_size=2)), D(0)
+    recoupable = draw(st.booleans())
+    rows = draw(st.one_of(st.just([]), rate_cards()))
     years = draw(st.sampled_from([2, 1]))
     term = years * PER_YEAR
 
@@ -247,10 +266,54 @@ def scenarios(draw: st.DrawFn) -> Scenario:
     else:
         # queued during the renewal decision, booked at the final accounting: one per period
         ending.extras = extras(draw(st.integers(0, 2)), distinct=True)
-    return Scenario(currency, tiers, advance, mg, policy, rate, years, steps, ending)
+    return Scenario(
+        currency, tiers, advance, mg, policy, rate, years, steps, ending, rows, schedule, recoupable
+    )
+
+
+@st.composite
+def rate_cards(draw: st.DrawFn) -> list[tuple[RefRow, RateCardRow]]:
+    """One or two rows inside the deal's scope (apparel, DE/FR, online); a row may take the
+    licensed line (apparel, DE, online) or not (FR), a less specific one loses to a more
+    specific one."""
+    matchers = [
+        ("apparel", "DE", "online"),
+        ("apparel", "DACH", None),
+        (None, "DE", None),
+        (None, None, "online"),
+        ("apparel", "FR", "online"),
+    ]
+    chosen = draw(st.lists(st.sampled_from(matchers), min_size=1, max_size=2, unique=True))
+    rows: list[tuple[RefRow, RateCardRow]] = []
+    for category, territory, channel in chosen:
+        if draw(st.booleans()):
+            rate = D(draw(st.integers(1, 2000))).scaleb(-4)
+            ref = RefRow(category, territory, channel, tiers=((D(200_000), rate), (None, rate * 2)))
+            row = RateCardRow(
+                category=category,
+                territory=territory,
+                channel=channel,
+                royalty_tiers=[
+                    RoyaltyTier(up_to=D(200_000), rate=rate),
+                    RoyaltyTier(rate=rate * 2),
+                ],
+            )
+        else:
+            per_unit = D(draw(st.integers(1, 200_000))).scaleb(-2)
+            ref = RefRow(category, territory, channel, per_unit=per_unit)
+            row = RateCardRow(
+                category=category, territory=territory, channel=channel, per_unit=per_unit
+            )
+        rows.append((ref, row))
+    return rows
 
 
 # ---- driving a real deal ----------------------------------------------------------------
+
+
+def licensed(net: Decimal) -> tuple[RefLine, ...]:
+    """The licensed line of `lines` as the reference model reads it."""
+    return (RefLine("apparel", "DE", "online", net, 10),)
 
 
 def lines(net: Decimal, unlicensed: Decimal) -> list[SalesLine]:
@@ -330,7 +393,7 @@ class Driver:
         await skip_to(self.env, checked + timedelta(seconds=1))
         year = self.year(n)
         if step.mode in ("early", "on_time"):
-            self.events.append(Report(n, self.versions[n], *figures))
+            self.events.append(Report(n, self.versions[n], *figures, lines=licensed(figures[0])))
             await self.statement(f"y{year}:p{n}")
         if n % PER_YEAR:
             if step.mode in ("late", "none"):
@@ -413,7 +476,7 @@ class Driver:
         net, unlicensed = self.figures[n] if extra.same else (extra.net, extra.unlicensed)
         before = self.figures.get(n)
         version = await self.submit(n, net, unlicensed)
-        self.events.append(Report(n, version, net, unlicensed))
+        self.events.append(Report(n, version, net, unlicensed, licensed(net)))
         if not wait:
             return
         if before is None:
@@ -564,6 +627,10 @@ async def test_deal_statements_match_the_reference_model(
         advance = scenario.advance if year == 1 else D(0)
         billed = sum((a for y, _, a in actual.values() if y == year), D(0))
         assert advance + billed == model.owed(year), f"invariant of year {year}{context}"
+        if scenario.rows:
+            event("rate card")
+        if any(":carry:" in key for key in actual):
+            event("advance carried into a later year")
     state = await latest(time_worker.client, driver.deal_id).query(LicensingDealWorkflow.state)
     ids = [s.statement_id for s in state.statements]
     assert len(ids) == len(set(ids)), f"a statement issued twice: {ids}{context}"

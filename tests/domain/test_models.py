@@ -94,4 +94,8 @@ def test_the_openapi_examples_are_valid_bodies() -> None:
     assert DealRequest.model_validate(examples.DEAL).partners == [examples.PARTNER["partner_id"]]
     PartnerProfile.model_validate(examples.PARTNER)
     SalesReport.model_validate(examples.SALES_REPORT)
-    assert DealRequest.model_json_schema()["examples"] == [examples.DEAL]
+    DealRequest.model_validate(examples.DEAL_WITH_RATE_CARD)
+    assert DealRequest.model_json_schema()["examples"] == [
+        examples.DEAL,
+        examples.DEAL_WITH_RATE_CARD,
+    ]

@@ -166,6 +166,17 @@ async def launch_all(api: Client_, tokens: dict[str, str]) -> None:
         },
         done={409},
     )
+    await api.call(  # the same body again answers 200: a retried POST is fine
+        "POST",
+        "/v1/properties",
+        tokens["olivia"],
+        {
+            "property_id": "moon-bear",
+            "name": "Moon Bear",
+            "rights": {"categories": ["apparel"], "territories": ["DE"], "channels": ["online"]},
+            "available_from": "2020-01-01T00:00:00Z",
+        },
+    )
     for deal_id in deal_ids():
         await api.call("POST", "/v1/deals", tokens["olivia"], deal_body(deal_id))
     for deal_id in deal_ids():
@@ -201,6 +212,7 @@ def deal_body(deal_id: str) -> dict[str, Any]:
         "deal_id": deal_id,
         "title": f"Fault deal {deal_id}",
         "property": {"name": "Moon Bear", "rights": ["brand"]},
+        "property_id": "moon-bear",  # non-exclusive scope: the four deals share DE
         "needs": {
             "objectives": [{"kind": "revenue", "target": 800000, "unit": "EUR"}],
             "audience": {"segments": ["18-34"], "regions": ["DE"]},

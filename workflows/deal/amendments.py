@@ -23,6 +23,12 @@ Rules:
   term withdraws it.
 * A pending amendment is carried across continue-as-new and resumed by the next run,
   with a decision or envelope event that arrived as the run ended.
+* Rights ledger (patch `rights-ledger`, deals naming a property): an approval of a scope
+  change reserves the amended plan's cells beside the plan in force; a conflict with another
+  deal's grant rejects the amendment (the approver's update answers 409 naming the deal and
+  cell; the plan in force stays). Applied, the deal holds the amended plan (new cells
+  active, removed ones released, in one transaction); ended otherwise, the cells it
+  reserved are released.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from temporalio import workflow
 
 from domain.amendments import AmendmentStatus, PlanAmendment, needs_signature, plan_changes
 from domain.deal import Plan
-from domain.deal_messages import PLAN_DECISIONS
+from domain.deal_messages import PLAN_DECISIONS, TaskDecisionInput
 from domain.tasks import TaskKind
 from workflows.deal.run import DealRun
 from workflows.deal.signing import Signing
@@ -51,6 +57,8 @@ class Amendments:
         self._running: set[asyncio.Task[None]] = set()
         self._busy = 0
         """Activity calls of amendments under way (continue-as-new waits for none)."""
+        self._holding: set[int] = set()
+        """Amendments whose cells are reserved in the rights ledger (approved, not applied)."""
 
     # ---- entry points ----------------------------------------------------------------
 
@@ -118,17 +126,25 @@ class Amendments:
         task.add_done_callback(self._running.discard)
 
     async def _drive(self, number: int) -> None:
+        carried = self._current(number, "signature")
+        if carried is not None and self._moves_rights(carried):
+            self._holding.add(number)  # approved in an earlier run: its cells are reserved
         try:
-            if self._current(number, "approval") is not None and not await self._approve(number):
-                return
-            if self._current(number, "signature") is not None:
-                await self._sign(number)
+            if self._current(number, "approval") is None or await self._approve(number):
+                if self._current(number, "signature") is not None:
+                    await self._sign(number)
         except Terminated:
             # the deal is terminated (or an incident on the way was decided `terminate`):
-            # the lifecycle ends it; the amendment is withdrawn with it
+            # the lifecycle ends it (and its grants); the amendment is withdrawn with it
+            self._holding.discard(number)
             amendment = self._current(number)
             if amendment is not None:
                 self._end(amendment, "withdrawn", "the deal was terminated")
+            return
+        if number in self._holding:  # ended without effect: give its reserved cells back
+            self._holding.discard(number)
+            async with self._calling():
+                await self._run.rights.settle(f"amendment-{number}-ended")
 
     async def _approve(self, number: int) -> bool:
         """True when approved and an envelope is to be signed."""
@@ -159,8 +175,15 @@ class Amendments:
                 run.board.close(task_id, "expired", detail="no decision in time")
                 await self._finish(number, "expired", "not approved in time")
                 return False
-            decision = run.take(task_id)
+            decision = state.decisions[task_id]  # taken once the rights ledger had its say
+        refused = await self._rights_refused(number, task_id, decision)
+        state.decisions.pop(task_id, None)
+        if self._current(number) is None:  # superseded while the ledger was asked
+            return False
         self._set(number, decision=None)
+        if refused is not None:
+            await self._finish(number, "rejected", refused)
+            return False
         if decision.decision != "approve":
             await self._finish(number, "rejected", decision.comment, by=decision.decided_by)
             return False
@@ -202,6 +225,7 @@ class Amendments:
                             "changes": amendment.changes,
                             "plan": amendment.plan.model_dump(mode="json"),
                         },
+                        scope=amendment.plan.scope,
                     )
                 if self._current(number) is None:  # superseded or ended meanwhile
                     run.board.close(task.task_id, "withdrawn", detail="amendment ended")
@@ -242,6 +266,10 @@ class Amendments:
             detail=f"plan v{state.plan_version} (amendment {number})",
         )
         run.publisher.publish()
+        if self._moves_rights(amendment):  # the ledger holds the amended plan from now on
+            self._holding.discard(number)
+            async with self._calling():
+                await run.rights.settle(f"amendment-{number}-applied", since=workflow.now())
         await self._tell_owner(number, "applied", f"plan v{state.plan_version} is in force")
         if amendment.needs_signature and state.partner_contact:
             async with self._calling():
@@ -261,6 +289,35 @@ class Amendments:
         assert amendment is not None
         self._end(amendment, status, reason, by=by)
         await self._tell_owner(number, status, reason or status)
+
+    # ---- rights ledger -----------------------------------------------------------------
+
+    def _moves_rights(self, amendment: PlanAmendment) -> bool:
+        """The amendment changes what the deal holds in the rights ledger."""
+        return self._run.rights.on and "scope" in amendment.changes
+
+    async def _rights_refused(
+        self, number: int, task_id: str, decision: TaskDecisionInput
+    ) -> str | None:
+        """An approval of a scope change reserves the amended cells first; the conflict's
+        message when the ledger refuses (its update answers 409), else None."""
+        run = self._run
+        amendment = self._current(number)
+        if decision.decision != "approve" or amendment is None:
+            return None
+        if not self._moves_rights(amendment):
+            return None
+        async with self._calling():
+            conflict = await run.rights.hold_amendment(amendment)
+        if conflict is None:
+            self._holding.add(number)
+            return None
+        run.rights.refuse(
+            task_id,
+            conflict,
+            f"amendment {number} is rejected; plan v{run.state.plan_version} stays in force",
+        )
+        return conflict.message()
 
     # ---- helpers -----------------------------------------------------------------------
 

@@ -7,8 +7,13 @@ true-ups and the final statement. The rules are in `domain.royalty` (year books)
   the period in whichever year it belongs to, open or settled, as long as final accounting
   has not ended: statement `y<year>:p<n>:v<version>` (`adjustment`, or `credit_note` when
   it lowers what is owed). A report whose figures did not change issues nothing.
-* The year end settles the guarantee (`y<year>:true-up`); final accounting settles the
-  final year (`final`): MG pro rata to the periods ended in full when terminated.
+* The year end settles the guarantee (`y<year>:true-up`, at the year's MG:
+  `Terms.minimum_guarantee_for`); final accounting settles the final year (`final`): MG
+  pro rata to the periods ended in full when terminated.
+* With an advance recoupable across the term, a money event of a year changes the advance
+  carried into the later years: each later year whose owed changed gets
+  `y<later>:carry:<the event's key>` (`adjustment`, or `credit_note`). Deals without the
+  option never issue one.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from domain.deal_state import PeriodRecord, Statement, StatementKind, WindDown, 
 from domain.royalty import (
     BookedPeriod,
     YearBook,
+    advance_carried,
     book_from_legacy,
     book_report,
+    carry_forward,
     open_book,
     pro_rata_guarantee,
     settle_year,
@@ -57,7 +64,12 @@ class YearBooks:
         year, n = record.contract_year, record.period
         self.open_year(year)
         book, charge = book_report(
-            state.books[year], n, self._booked(result), run.req.terms, run.decimals
+            state.books[year],
+            n,
+            self._booked(result),
+            run.req.terms,
+            run.decimals,
+            self._carried(year),
         )
         state.books[year] = book
         kind: StatementKind = "adjustment" if book.settled else "period"
@@ -108,14 +120,13 @@ class YearBooks:
         if not result.report_exists or (previous and previous.version == result.version):
             return
         booked = self._booked(result)
-        if previous is not None and (
-            previous.net_sales,
-            previous.unlicensed_net_sales,
-        ) == (booked.net_sales, booked.unlicensed_net_sales):
+        if previous is not None and previous.figures() == booked.figures():
             state.books[year].periods[n] = booked
             run.note("correction_no_change", detail=f"period {n} v{result.version}")
             return
-        book, charge = book_report(state.books[year], n, booked, run.req.terms, run.decimals)
+        book, charge = book_report(
+            state.books[year], n, booked, run.req.terms, run.decimals, self._carried(year)
+        )
         state.books[year] = book
         if record is not None:
             state.periods[n] = record.model_copy(
@@ -138,6 +149,7 @@ class YearBooks:
         )
         self._summarise(book)
         run.note("correction_applied", detail=f"period {n} v{result.version}: {charge.amount_due}")
+        await self.carry_forward(year, key)
         await self._periods.compliance.unlicensed(n, result)
         run.publisher.publish()
 
@@ -147,15 +159,24 @@ class YearBooks:
         self.open_year(year)
         terms = run.req.terms
         book, summary = settle_year(
-            state.books[year], terms.minimum_guarantee_per_year, terms, run.decimals
+            state.books[year],
+            terms.minimum_guarantee_for(year),
+            terms,
+            run.decimals,
+            self._carried(year),
         )
         state.books[year] = book
         await run.calls.issue(
             run.statement(f"y{year}:true-up", "true_up", year, summary),
-            {"billed": str(book.billed), "advance_credit": str(book.advance_credit)},
+            {
+                "billed": str(book.billed),
+                "advance_credit": str(book.advance_credit),
+                **self._advance(year),
+            },
         )
         self._summarise(book, true_up=summary.amount_due)
         run.note("year_closed", detail=f"year {year}: true-up {summary.amount_due}")
+        await self.carry_forward(year, f"y{year}:true-up")
 
     async def final_statement(self, wind: WindDown) -> None:
         """After the last due date: an earlier year still open (terminated in its last
@@ -167,7 +188,9 @@ class YearBooks:
             await self.close_year(earlier)
         self.open_year(year)
         book = state.books[year]
-        guarantee = book.guarantee
+        # a settled year keeps its guarantee (and M_y); an open one settles at what it has,
+        # or at the MG pro rata when terminated
+        guarantee = book.minimum_guarantee if book.settled else book.guarantee
         if wind.kind == "terminated" and not book.settled:
             ended = sum(
                 1
@@ -175,15 +198,35 @@ class YearBooks:
                 if p.contract_year == year and p.kind == "regular" and p.ends_at <= wind.at
             )
             guarantee = pro_rata_guarantee(
-                terms, ended, run.req.schedule.periods_per_year, run.decimals
+                terms, ended, run.req.schedule.periods_per_year, run.decimals, year
             )
-        book, summary = settle_year(book, guarantee, terms, run.decimals)
+        book, summary = settle_year(book, guarantee, terms, run.decimals, self._carried(year))
         state.books[year] = book
         await run.calls.issue(
             run.statement("final", "final", year, summary),
-            {"reason": wind.reason, "billed": str(book.billed), "ended": wind.kind},
+            {
+                "reason": wind.reason,
+                "billed": str(book.billed),
+                "ended": wind.kind,
+                **self._advance(year),
+            },
         )
         self._summarise(book, true_up=None)
+        await self.carry_forward(year, "final")
+
+    async def carry_forward(self, year: int, trigger: str) -> None:
+        """After the money event `trigger` (a statement key) of `year`: bill every later
+        year whose owed changed with the advance carried into it (recoupable advance only;
+        nothing at all for other deals)."""
+        run, state = self._run, self._run.state
+        for later, book, charge in carry_forward(state.books, year, run.req.terms, run.decimals):
+            state.books[later] = book
+            await run.calls.issue(
+                run.statement(f"y{later}:carry:{trigger}", "adjustment", later, charge),
+                {"billed": str(book.billed), "trigger": trigger, **self._advance(later)},
+            )
+            self._summarise(book)
+            run.note("advance_carried", detail=f"year {later} after {trigger}: {charge.amount_due}")
 
     # ---- helpers ---------------------------------------------------------------------
 
@@ -193,7 +236,21 @@ class YearBooks:
             net_sales=result.check.net_sales,
             unlicensed_net_sales=result.check.unlicensed_net_sales,
             version=result.version,
+            rows=result.check.rows,
         )
+
+    def _carried(self, year: int) -> Decimal:
+        """C_y: the advance carried into `year` (0 unless recoupable across the term)."""
+        return advance_carried(self._run.state.books, year, self._run.req.terms, self._run.decimals)
+
+    def _advance(self, year: int) -> dict[str, str]:
+        """Statement detail of a recoupable advance: carried into the year, recouped in it."""
+        terms = self._run.req.terms
+        if not terms.advance_recoupable_across_term or year < 2:
+            return {}
+        carried = self._carried(year)
+        owed = year_owed(self._run.state.books[year], terms, self._run.decimals, carried)
+        return {"advance_carried": str(carried), "advance_recouped": str(owed.recouped)}
 
     def _detail(self, book: YearBook, result: SalesCheckResult) -> dict[str, Any]:
         owed = year_owed(book, self._run.req.terms, self._run.decimals)
@@ -203,6 +260,7 @@ class YearBooks:
             "earned_to_date": str(owed.earned),
             "unlicensed_royalty_to_date": str(owed.unlicensed_royalty),
             "billed": str(book.billed),
+            **self._advance(book.contract_year),
         }
 
     def _summarise(self, book: YearBook, *, true_up: Decimal | None = None) -> None:

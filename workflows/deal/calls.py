@@ -103,7 +103,11 @@ class DealCalls:
         return await self._call(
             DealActivities.check_sales,
             SalesCheckInput(
-                deal_id=self._run.req.deal_id, period=period, scope=plan.scope, kpis=plan.kpis
+                deal_id=self._run.req.deal_id,
+                period=period,
+                scope=plan.scope,
+                kpis=plan.kpis,
+                rate_card=self._run.req.terms.rate_card,
             ),
             LOOKUP,
         )

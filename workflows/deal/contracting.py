@@ -21,6 +21,10 @@ Rules:
   `retry` starts the child again once that workflow is ended, `terminate` ends the deal.
   The partner is not skipped: it is still the owner's candidate and the conflict is not
   about it.
+* Rights ledger (patch `rights-ledger`, deals naming a property): before each envelope the
+  plan's cells are reserved again for the licensee with a fresh window (a conflict parks the
+  deal on an incident naming the conflicting deal and cell); at signature they are
+  activated from launch to the term end plus sell-off.
 * Separation of duties (runs since the `separation-of-duties` patch): before each envelope,
   the licensor signatory is checked against the partner's users (and the partner contact)
   and the owner (unless `owner_may_sign`); a conflicted signatory gets no envelope: the deal
@@ -74,6 +78,7 @@ class Contracting:
             await self._collect_signatures()
             state.launched_at = run.req.schedule.start or workflow.now()
             run.note("launched", detail=state.launched_at.isoformat())
+            await run.rights.activate()
             await run.calls.notify(
                 state.partner_contact or run.req.licensor_signatory,
                 "deal_launched",
@@ -199,6 +204,7 @@ class Contracting:
         run, state = self._run, self._run.state
         await check_signatory(run)
         state.signature_round += 1
+        await run.rights.reserve_for_signature(f"signature-{state.signature_round}")
         signing = Signing(run)
         task = await signing.request(
             f"signature-{state.signature_round}",

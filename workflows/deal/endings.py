@@ -9,6 +9,11 @@ date the final statement settles the final contract year (MG pro rata to the per
 ended in full when terminated; a year already settled by its true-up keeps its MG, so the
 guarantee is billed exactly once); then the deal is terminated or completed.
 
+Rights ledger (patch `rights-ledger`, deals naming a property): winding down cuts the
+grants' end to the (cut) term end plus sell-off, so the cells are free for others after it;
+when the deal ends (cancelled, terminated, or completed after the sell-off and the final
+statement) every grant is released.
+
 Runs before `year-books`: the final statement on terminate at once (the current year's MG
 pro rata to the periods ended, minus what the year already covers; patch mg-settled-once
 counts a closed year's true-up), and completion at the term end.
@@ -91,6 +96,7 @@ class Endings:
                 f"{kind}: reports accepted until {last_due.isoformat()}",
                 by=by,
             )
+            await run.rights.settle("wind-down")  # the grants end with the term (+ sell-off)
         await run.calls.issue_unstored()
         for record in sorted(state.periods.values(), key=lambda p: p.period):
             if record.status != "open":
@@ -196,6 +202,7 @@ class Endings:
         run = self._run
         for task in run.board.open_tasks():
             run.board.close(task.task_id, "cancelled", detail=stage.value)
+        await run.rights.release(stage.value)
         run.state.reason = reason
         await run.enter(stage, reason, by=by)
         await run.calls.notify(run.owners()[0], f"deal_{stage.value}", reason, stage.value)

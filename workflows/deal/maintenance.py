@@ -3,12 +3,15 @@ the contract-year close, renewal at term end, and continue-as-new at each year b
 
 Rules: a review nobody decides continues the deal; a notice of breach (compliance task)
 brings the review forward to the end of the current period; a renewal nobody decides lets it
-expire; `amend` proposes the plan as an amendment (`workflows.deal.amendments`: plan
-approval, then the licensee's signature when scope or KPIs change; the plan in force stays
-until then, and monitoring goes on meanwhile; runs before patch `amendment-approval`
-replaced the plan at once); `terminate` ends the deal with its final statement. The run
-continues as new after each closed contract year (or earlier when Temporal suggests it),
-carrying the state object whole (a pending amendment included, resumed by the next run).
+expire; a renewal of a deal naming a property extends its grants in the rights ledger first
+(patch `rights-ledger`: a conflict refuses it, 409, and opens the renewal task again as
+`renewal-<year>-<n>`); `amend` proposes the plan as an amendment
+(`workflows.deal.amendments`: plan approval, then the licensee's signature when scope or KPIs
+change; the plan in force stays until then, and monitoring goes on meanwhile; runs before
+patch `amendment-approval` replaced the plan at once); `terminate` ends the deal with its
+final statement. The run continues as new after each closed contract year (or earlier when
+Temporal suggests it), carrying the state object whole (a pending amendment included,
+resumed by the next run).
 """
 
 from __future__ import annotations
@@ -122,22 +125,46 @@ class Maintenance:
     async def _renewal(self, year: int) -> None:
         run, state = self._run, self._run.state
         await run.enter(Stage.MAINTENANCE, "term end: renewal decision")
-        task = run.waits.open(
-            f"renewal-{year}",
-            TaskKind.RENEWAL_DECISION,
-            f"Renew {run.req.title} or let it expire",
-            run.owners(),
-            RENEWAL_DECISIONS,
-        )
-        if await run.waits.wait_for_decision(task):
-            run.board.close(task.task_id, "expire", detail="default at timeout")
-            run.note("renewal_default_expire", detail=task.task_id)
-            return
+        local, title, attempt = f"renewal-{year}", f"Renew {run.req.title} or let it expire", 1
+        while True:
+            task = run.waits.open(
+                local, TaskKind.RENEWAL_DECISION, title, run.owners(), RENEWAL_DECISIONS
+            )
+            if await run.waits.wait_for_decision(task):
+                run.board.close(task.task_id, "expire", detail="default at timeout")
+                run.note("renewal_default_expire", detail=task.task_id)
+                return
+            refused = await self._renewal_refused(task.task_id)
+            if refused is None:
+                break
+            # the ledger refused the renewal: the owner decides again (fewer periods, expire)
+            attempt += 1
+            local = f"renewal-{year}-{attempt}"
+            title = (
+                f"Renewal of {run.req.title} refused ({refused}):"
+                " renew for fewer periods or let it expire"
+            )
         decision = run.take(task.task_id)
         if decision.decision == "renew" and decision.renew_periods:
             state.term_periods += decision.renew_periods
             run.note("renewed", by=decision.decided_by, detail=f"+{decision.renew_periods}")
             await run.enter(Stage.MONITORING, f"renewed to {state.term_periods} periods")
+
+    async def _renewal_refused(self, task_id: str) -> str | None:
+        """A renewal extends the grants in the rights ledger first (patch `rights-ledger`);
+        the conflict's message when the ledger refuses it (the decision is taken then, and
+        its update answers 409), else None (the decision is still to be taken)."""
+        run, state = self._run, self._run.state
+        decision = state.decisions[task_id]
+        if decision.decision != "renew" or not decision.renew_periods or not run.rights.on:
+            return None
+        local = task_id.rsplit(":", 1)[-1]
+        conflict = await run.rights.extend(local, state.term_periods + decision.renew_periods)
+        if conflict is None:
+            return None
+        run.rights.refuse(task_id, conflict, "renew for fewer periods or let the deal expire")
+        run.take(task_id)
+        return conflict.message()
 
     async def _continue_as_new(self) -> None:
         """After every handler has finished: the next run gets the state object whole."""

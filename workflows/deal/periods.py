@@ -136,6 +136,8 @@ class Periods:
             state.kpi_history.append(result.kpi_status)
         state.kpi_status = result.kpi_status
         await run.calls.issue(statement, detail)
+        if isinstance(self.money, YearBooks):  # a recoupable advance carried into later years
+            await self.money.carry_forward(record.contract_year, f"y{record.contract_year}:p{n}")
         await self.compliance.unlicensed(n, result)
         run.note("period_checked", detail=f"period {n}: {result.kpi_status.value}")
         run.publisher.publish()

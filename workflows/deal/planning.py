@@ -2,12 +2,15 @@
 
 Rules: each human wait expires after the decision SLA's reminder and escalation and then
 cancels the deal; a rejected plan goes back to the owner as a `plan_revision` task and the
-revised plan is approved as the next version.
+revised plan is approved as the next version. A deal naming a property reserves the plan's
+cells in the rights ledger when it is approved (patch `rights-ledger`): a conflict with
+another deal's grant turns the approval into a rejection naming that deal and the cell (the
+approver's update answers 409) and the plan goes back to the owner the same way.
 """
 
 from __future__ import annotations
 
-from domain.deal_messages import PLAN_DECISIONS, REVISE_PLAN, SUBMIT_NEEDS
+from domain.deal_messages import PLAN_DECISIONS, REVISE_PLAN, SUBMIT_NEEDS, TaskDecisionInput
 from domain.deal_state import Stage
 from domain.tasks import TaskKind
 from workflows.deal.run import DealRun
@@ -49,7 +52,7 @@ class Planning:
             )
             if await run.waits.wait_for_decision(task):
                 raise Cancelled(f"plan v{state.plan_version} not approved in time")
-            decision = run.take(task.task_id)
+            decision = await self._checked(task.task_id)
             if decision.decision == "approve":
                 break
             revision = run.waits.open(
@@ -68,3 +71,21 @@ class Planning:
             if await run.waits.wait(revision, revised):
                 raise Cancelled(f"plan v{rejected} rejected and not revised in time")
         await run.enter(Stage.IMPLEMENTATION, f"plan v{state.plan_version} approved")
+
+    async def _checked(self, task_id: str) -> TaskDecisionInput:
+        """The decision on the plan task, taken once the rights ledger had its say: an
+        approval reserves the plan's cells first; a conflict makes it a rejection naming the
+        conflict (the update that approved waits for this and answers 409)."""
+        run = self._run
+        decision = run.state.decisions[task_id]
+        if decision.decision == "approve" and run.rights.on:
+            conflict = await run.rights.reserve(f"plan-v{run.state.plan_version}")
+            if conflict is not None:
+                run.rights.refuse(task_id, conflict, "the plan goes back to the owner for revision")
+                decision = decision.model_copy(
+                    update={"decision": "reject", "comment": conflict.message()}
+                )
+        run.take(task_id)
+        if run.rights.on:
+            run.raise_if_terminating()
+        return decision

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from temporalio import workflow
 
 from domain.deal_state import DealState
+from domain.royalty import advance_unrecouped
 from workflows.search_attributes import (
     DEAL_HEALTH,
     DEAL_OWNER,
@@ -102,4 +103,9 @@ class Publisher:
             first_booked_year=min(state.books, default=None),
             wind_down=state.wind_down,
             amendment=state.amendment,
+            # the currency's minor unit: `run.decimals` may ask `workflow.patched`, which a
+            # query must not (deals with this term all bill at the minor unit)
+            advance_unrecouped=advance_unrecouped(state.books, req.terms, req.terms.minor_unit)
+            if req.terms.advance_recoupable_across_term
+            else None,
         )

@@ -22,6 +22,7 @@ from workflows.deal.calls import DealCalls
 from workflows.deal.compliance import Compliance
 from workflows.deal.incidents import Incidents
 from workflows.deal.publishing import Publisher
+from workflows.deal.rights import Rights
 from workflows.deal.stops import Terminated
 from workflows.deal.task_waits import TaskWaits
 from workflows.human_tasks import TaskBoard
@@ -45,6 +46,8 @@ class DealRun:
         self._decimals: int | None = None
         self.year_books = workflow.patched(YEAR_BOOKS)
         """Money by contract-year books (asked once, when the run starts)."""
+        self.rights = Rights(self)
+        """The deal's grants in the rights ledger (deals naming a property)."""
 
     # ---- derived values --------------------------------------------------------------
 
@@ -108,7 +111,7 @@ class DealRun:
         """A statement `<deal>:<key>` of `kind` issued now in the deal's currency, every
         amount at the currency's minor unit, due after the deal's payment terms. A negative
         amount is a credit note whatever the event."""
-        money = amounts.model_dump(include=set(Amounts.model_fields))
+        money = amounts.model_dump(include=set(Amounts.model_fields) - {"breakdown"})
         now = workflow.now()
         due_at = None
         if self.year_books:
@@ -123,6 +126,7 @@ class DealRun:
             currency=self.req.terms.currency,
             issued_at=now,
             due_at=due_at,
+            breakdown=amounts.breakdown,
             **{name: to_minor(value, self.decimals) for name, value in money.items()},
         )
 

@@ -18,6 +18,7 @@ from typing import Any
 from temporalio import workflow
 
 from domain.approval_rules import signatory_refusal
+from domain.common import LicensedScope
 from domain.deal_activity_io import RequestSignatureInput, Signatory
 from domain.deal_messages import SIGNATURE_DECISIONS, SignatureEvent
 from domain.tasks import Task, TaskKind
@@ -67,9 +68,11 @@ class Signing:
         task_title: str,
         plan_version: int,
         document: dict[str, Any] | None = None,
+        scope: LicensedScope | None = None,
     ) -> Task:
         """Ask the provider for the envelope `local` names (idempotent), make it the current
-        envelope and open its signature task."""
+        envelope and open its signature task. The envelope carries the deal's terms and the
+        licensed scope (`scope`, else the plan's in force) for the signatories to sign."""
         run, state = self._run, self._run.state
         ref = await run.calls.request_signature(
             RequestSignatureInput(
@@ -81,6 +84,9 @@ class Signing:
                 plan_version=plan_version,
                 signatories=self.signatories(),
                 document=document or {},
+                terms=run.req.terms,
+                scope=scope or state.plan.scope,
+                contract_years=state.term_periods // run.req.schedule.periods_per_year,
             )
         )
         state.envelope_id = ref.envelope_id
