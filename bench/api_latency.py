@@ -40,6 +40,7 @@ from temporalio.common import (
 from temporalio.testing import WorkflowEnvironment
 
 from api.deps import request_participants
+from domain import examples
 from domain.deal import DealRequest, canonical_request_hash
 from domain.deal_messages import TaskDecisionInput
 from domain.deal_state import DealRunInput
@@ -79,6 +80,7 @@ def deal_body(deal_id: str) -> dict[str, Any]:
         "deal_id": deal_id,
         "title": "Moon Bear apparel EU",
         "property": {"name": "Moon Bear", "rights": ["brand"]},
+        "property_id": examples.PROPERTY["property_id"],  # non-exclusive: deals share it
         "needs": {
             "objectives": [{"kind": "revenue", "target": 500000, "unit": "EUR"}],
             "audience": {"segments": ["young-adults"], "regions": ["EU"]},
@@ -94,6 +96,11 @@ def deal_body(deal_id: str) -> dict[str, Any]:
         "partner_approval_chain": [{"step": "legal", "approvers": ["larry"]}],
         "licensor_signatory": "sam",
     }
+
+
+async def register_property(http: httpx.AsyncClient, owner: dict[str, str]) -> None:
+    """The property the deal bodies name (registered by their owner; 200 when it exists)."""
+    (await http.post("/v1/properties", json=examples.PROPERTY, headers=owner)).raise_for_status()
 
 
 async def sdk_start(client: Client, deal_id: str) -> None:
@@ -273,6 +280,7 @@ async def measure(
     approver = {"Authorization": f"Bearer {tokens['approver']}"}
     admin = {"Authorization": f"Bearer {tokens['admin']}"}
     (await http.post("/v1/partners", json=PARTNER_PROFILE, headers=admin)).raise_for_status()
+    await register_property(http, owner)
     run_id = uuid.uuid4().hex[:6]
     samples: dict[str, list[float]] = {k: [] for k in ("c_api", "c_sdk", "d_api", "d_sdk")}
     for i in range(warmup + iterations):

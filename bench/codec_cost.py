@@ -42,6 +42,7 @@ from api_latency import (  # noqa: E402
     free_port,
     plan_task,
     processes,
+    register_property,
     stack,
     timed,
     wait_for,
@@ -120,6 +121,7 @@ async def measure(iterations: int, warmup: int) -> None:
         approver = {"Authorization": f"Bearer {tokens['approver']}"}
         admin = {"Authorization": f"Bearer {tokens['admin']}"}
         await _register_partner(https["encrypted"], admin)
+        await register_property(https["encrypted"], owner)
         run_id = uuid.uuid4().hex[:6]
         create: dict[str, list[float]] = {m: [] for m in MODES}
         decide: dict[str, list[float]] = {m: [] for m in MODES}

@@ -95,6 +95,8 @@ async def run(examples_per_operation: int) -> int:
         base_url = str(http.base_url).rstrip("/")
         admin = {"Authorization": f"Bearer {tokens['ada']}"}
         await http.post("/v1/partners", json=examples.PARTNER, headers=admin)
+        owner = {"Authorization": f"Bearer {tokens['olivia']}"}
+        await http.post("/v1/properties", json=examples.PROPERTY, headers=owner)
         failed = 0
         for user in tokens:
             code, summary = await asyncio.to_thread(
