@@ -1,4 +1,10 @@
-"""Notification outbox: one row per idempotency key; workers/outbox.py delivers pending rows."""
+"""Notification outbox: one row per idempotency key; workers/outbox.py delivers pending rows.
+
+A claim leases a row to one dispatcher (`next_attempt_at` moves a lease ahead) and bumps its
+`claims` counter, which is the claim's fencing token: renewing the lease, releasing the row and
+recording the result all require the token to be unchanged, so a dispatcher whose lease ran out
+(its row claimed again by another) cannot act on the row any more.
+"""
 
 from __future__ import annotations
 
@@ -27,6 +33,8 @@ class Claimed:
     workflow_id: str | None
     attempts: int
     """Deliveries started, this one included."""
+    claim: int
+    """Fencing token: the row's `claims` counter as of this claim."""
 
 
 async def enqueue(
@@ -72,7 +80,8 @@ async def claim_due(db: asyncpg.Pool, limit: int, *, lease: timedelta) -> list[C
 
     The rows are locked with SKIP LOCKED (concurrent dispatchers take disjoint rows) and leased:
     `next_attempt_at` moves `lease` ahead, so a dispatcher that dies mid-delivery leaves them due
-    again later (at-least-once delivery). `attempts` counts the attempt now.
+    again later (at-least-once delivery). `attempts` counts the attempt now; `claims` (the
+    fencing token) counts the claim.
     """
     async with db.acquire() as conn, conn.transaction():
         ids = [
@@ -86,51 +95,79 @@ async def claim_due(db: asyncpg.Pool, limit: int, *, lease: timedelta) -> list[C
         if not ids:
             return []
         rows = await conn.fetch(
-            "UPDATE notifications SET attempts = attempts + 1, next_attempt_at = now() + $2"
+            "UPDATE notifications SET attempts = attempts + 1, claims = claims + 1,"
+            " next_attempt_at = now() + $2"
             " WHERE id = ANY($1::bigint[])"
             " RETURNING id, recipient, channel, kind, subject, body, deal_id, workflow_id,"
-            " attempts",
+            " attempts, claims AS claim",
             ids,
             lease,
         )
     return sorted((Claimed(**dict(r)) for r in rows), key=lambda c: c.id)
 
 
-async def mark_sent(db: asyncpg.Pool, notification_id: int) -> bool:
-    """Record a delivery; False when the row is no longer pending."""
+async def renew(db: asyncpg.Pool, note: Claimed, *, lease: timedelta) -> bool:
+    """Extend the lease of a claimed row to `lease` from now; False when the claim is lost
+    (the lease ran out and another dispatcher claimed the row, or it is no longer pending)."""
+    status = await db.execute(
+        "UPDATE notifications SET next_attempt_at = now() + $3"
+        " WHERE id = $1 AND claims = $2 AND status = 'pending'",
+        note.id,
+        note.claim,
+        lease,
+    )
+    return status.endswith(" 1")
+
+
+async def mark_sent(db: asyncpg.Pool, notification_id: int, *, claim: int | None = None) -> bool:
+    """Record a delivery; False when the row is no longer pending or, given the `claim` it was
+    delivered under, was claimed again since (None: whoever holds it)."""
     status = await db.execute(
         "UPDATE notifications SET status = 'sent', sent_at = now(), last_error = NULL"
-        " WHERE id = $1 AND status = 'pending'",
+        " WHERE id = $1 AND status = 'pending' AND ($2::bigint IS NULL OR claims = $2)",
         notification_id,
+        claim,
     )
     return status.endswith(" 1")
 
 
 async def mark_failed(
-    db: asyncpg.Pool, notification_id: int, error: str, *, retry_in: timedelta | None
+    db: asyncpg.Pool,
+    notification_id: int,
+    error: str,
+    *,
+    retry_in: timedelta | None,
+    claim: int | None = None,
 ) -> str | None:
     """Record a failed attempt: due again in `retry_in`, or given up (`failed`) when None.
 
-    Returns the new status, or None when the row is no longer pending.
+    Returns the new status, or None when the row is no longer pending or was claimed again
+    since `claim`.
     """
     status: str | None = await db.fetchval(
         "UPDATE notifications SET last_error = $2,"
         " status = CASE WHEN $3::interval IS NULL THEN 'failed' ELSE 'pending' END,"
         " next_attempt_at = now() + coalesce($3::interval, interval '0')"
-        " WHERE id = $1 AND status = 'pending' RETURNING status",
+        " WHERE id = $1 AND status = 'pending' AND ($4::bigint IS NULL OR claims = $4)"
+        " RETURNING status",
         notification_id,
         error[:MAX_ERROR_CHARS],
         retry_in,
+        claim,
     )
     return status
 
 
-async def release(db: asyncpg.Pool, notification_ids: list[int]) -> None:
-    """Give back claimed rows not attempted (dispatcher stopping): due now, attempt uncounted."""
+async def release(db: asyncpg.Pool, notes: list[Claimed]) -> None:
+    """Give back claimed rows not attempted (dispatcher stopping): due now, attempt uncounted.
+    Rows claimed again since (by another dispatcher) are left alone."""
     await db.execute(
-        "UPDATE notifications SET attempts = greatest(attempts - 1, 0), next_attempt_at = now()"
-        " WHERE id = ANY($1::bigint[]) AND status = 'pending'",
-        notification_ids,
+        "UPDATE notifications n SET attempts = greatest(n.attempts - 1, 0),"
+        " next_attempt_at = now()"
+        " FROM unnest($1::bigint[], $2::bigint[]) AS c(id, claim)"
+        " WHERE n.id = c.id AND n.claims = c.claim AND n.status = 'pending'",
+        [n.id for n in notes],
+        [n.claim for n in notes],
     )
 
 

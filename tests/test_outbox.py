@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import timedelta
-from email.message import EmailMessage
 
 import asyncpg
 import pytest
 import pytest_asyncio
 from factories import partner_profile
 from polling import eventually
+from smtp_stub import SmtpStub
 
 from licenseflow.config import Settings
 from store import notifications, partners
@@ -80,70 +77,6 @@ async def make_due(pool: asyncpg.Pool) -> None:
 
 
 # ------------------------------------------------------------------ a tiny SMTP server
-
-
-@dataclass
-class Mail:
-    mail_from: str
-    rcpt_to: list[str]
-    message: EmailMessage
-
-
-@dataclass
-class SmtpStub:
-    """Enough of SMTP for smtplib: greeting, EHLO, (AUTH), MAIL, RCPT, DATA, RSET, QUIT."""
-
-    refuse: set[str] = field(default_factory=set)
-    advertise_auth: bool = False
-    mails: list[Mail] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-    port: int = 0
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        def reply(line: str) -> None:
-            writer.write(line.encode() + b"\r\n")
-
-        sender, rcpts = "", []
-        reply("220 stub ESMTP")
-        try:
-            while raw := await reader.readline():
-                line = raw.decode().rstrip("\r\n")
-                verb = line.split(" ", 1)[0].upper()
-                self.commands.append(verb)
-                if verb == "EHLO":
-                    reply("250-stub")
-                    if self.advertise_auth:
-                        reply("250-AUTH PLAIN")
-                    reply("250 8BITMIME")
-                elif verb == "MAIL":
-                    sender, rcpts = line.split(":", 1)[1].strip().strip("<>"), []
-                    reply("250 ok")
-                elif verb == "RCPT":
-                    address = line.split(":", 1)[1].strip().strip("<>")
-                    if address in self.refuse:
-                        reply("550 no such user")
-                    else:
-                        rcpts.append(address)
-                        reply("250 ok")
-                elif verb == "DATA":
-                    reply("354 go ahead")
-                    await writer.drain()
-                    data = await reader.readuntil(b"\r\n.\r\n")
-                    parsed = email.message_from_bytes(data[:-5], policy=email.policy.default)
-                    assert isinstance(parsed, EmailMessage)
-                    self.mails.append(Mail(sender, rcpts, parsed))
-                    reply("250 queued")
-                elif verb == "QUIT":
-                    reply("221 bye")
-                    await writer.drain()
-                    break
-                elif verb == "AUTH":
-                    reply("235 ok")
-                else:  # RSET, NOOP
-                    reply("250 ok")
-                await writer.drain()
-        finally:
-            writer.close()
 
 
 @pytest_asyncio.fixture
@@ -411,3 +344,112 @@ async def test_address_book_prefers_the_partner_profile(pool: asyncpg.Pool) -> N
     assert await book.email_for("bob") == "bob@corp.example"
     with pytest.raises(PermanentDeliveryError):
         await AddressBook(pool, None).email_for("bob")
+
+
+# ------------------------------------------------------------------ leases and several claimers
+
+
+class Gated(Recording):
+    """Blocks delivering `held` until `gate` opens; `started` is set when it got there."""
+
+    def __init__(self, held: int, *, fail: Exception | None = None) -> None:
+        super().__init__()
+        self.held, self.late_failure = held, fail
+        self.started, self.gate = asyncio.Event(), asyncio.Event()
+
+    async def deliver(self, note: Claimed) -> None:
+        if note.id == self.held:
+            self.started.set()
+            await self.gate.wait()
+            if self.late_failure is not None:
+                raise self.late_failure
+        await super().deliver(note)
+
+
+async def expire_leases(pool: asyncpg.Pool, *, except_id: int | None = None) -> None:
+    """Let the lease of pending rows run out (the database clock is the outbox's clock)."""
+    await pool.execute(
+        "UPDATE notifications SET next_attempt_at = now()"
+        " WHERE status = 'pending' AND id IS DISTINCT FROM $1",
+        except_id,
+    )
+
+
+async def test_rows_whose_batch_lease_ran_out_are_not_delivered_twice(
+    pool: asyncpg.Pool,
+) -> None:
+    ids = await enqueue(pool, 3)
+    slow = Gated(ids[0])
+    task = asyncio.create_task(OutboxDispatcher(pool, slow, batch=3).run_once())
+    await asyncio.wait_for(slow.started.wait(), 5)
+    # the first delivery is slow: the lease of the two rows still waiting in its batch runs out
+    await expire_leases(pool, except_id=ids[0])
+    other = Recording()
+    assert await OutboxDispatcher(pool, other, batch=3).run_once() == 2
+
+    slow.gate.set()
+    assert await asyncio.wait_for(task, 5) == 3
+
+    assert other.delivered == ids[1:]
+    assert slow.delivered == ids[:1]  # the rows taken over were skipped, not sent again
+    rows = [await row(pool, i) for i in ids]
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 1), ("sent", 2), ("sent", 2)]
+
+
+async def test_stopping_does_not_release_rows_another_dispatcher_claimed(
+    pool: asyncpg.Pool,
+) -> None:
+    ids = await enqueue(pool, 3)
+    stop = asyncio.Event()
+    slow = Gated(ids[0])
+    task = asyncio.create_task(OutboxDispatcher(pool, slow, batch=3).run_once(stop))
+    await asyncio.wait_for(slow.started.wait(), 5)
+    await expire_leases(pool, except_id=ids[0])
+    taken = await notifications.claim_due(pool, 10, lease=timedelta(minutes=5))
+    assert [c.id for c in taken] == ids[1:]  # another dispatcher is delivering these now
+
+    stop.set()
+    slow.gate.set()
+    await asyncio.wait_for(task, 5)
+
+    rest = [await row(pool, i) for i in ids[1:]]
+    assert all(r["status"] == "pending" and r["attempts"] == 2 for r in rest)
+    assert all(r["due_in"] > 200 for r in rest)  # type: ignore[operator]  # still leased
+    assert await notifications.claim_due(pool, 10, lease=timedelta(minutes=5)) == []
+
+
+async def test_a_late_failure_does_not_overwrite_another_claim(pool: asyncpg.Pool) -> None:
+    [notification_id] = await enqueue(pool, 1)
+    stuck = Gated(notification_id, fail=PermanentDeliveryError("late"))
+    task = asyncio.create_task(OutboxDispatcher(pool, stuck).run_once())
+    await asyncio.wait_for(stuck.started.wait(), 5)
+    await expire_leases(pool)  # the attempt outlived its lease (a paused process)
+    [retry] = await notifications.claim_due(pool, 10, lease=timedelta(minutes=5))
+
+    stuck.gate.set()
+    await asyncio.wait_for(task, 5)
+    assert (await row(pool, notification_id))["status"] == "pending"  # not given up
+
+    assert await notifications.mark_sent(pool, notification_id, claim=retry.claim)
+    done = await row(pool, notification_id)
+    assert done["status"] == "sent" and done["last_error"] is None
+
+
+async def test_a_timed_out_attempt_is_not_retried_before_its_lease_ends(
+    pool: asyncpg.Pool,
+) -> None:
+    [notification_id] = await enqueue(pool, 1)
+    hung = Gated(notification_id)  # never opens: the transport is still "sending"
+    dispatcher = OutboxDispatcher(
+        pool,
+        hung,
+        delivery_timeout=0.2,
+        lease=timedelta(seconds=90),
+        retry_base=timedelta(seconds=1),
+    )
+
+    assert await dispatcher.run_once() == 1
+
+    retried = await row(pool, notification_id)
+    assert retried["status"] == "pending" and retried["last_error"] == "TimeoutError: "
+    assert 85 < retried["due_in"] <= 90  # type: ignore[operator]  # the lease, not 1 s backoff

@@ -1,8 +1,17 @@
 """Drains the notification outbox: claim due rows, deliver each, record sent or failed.
 
-Several dispatchers (one per worker process) may run at once: rows are claimed with
-SKIP LOCKED and leased, so each attempt belongs to one dispatcher. Delivery is at-least-once:
-a dispatcher that dies between delivering and recording leaves the row due after its lease.
+Several dispatchers (one per worker process) may run at once. Rows are claimed in batches
+with SKIP LOCKED and leased; before each attempt after the first of a batch the dispatcher
+renews the row's lease under its claim's fencing token (store/notifications.py), and skips the
+row when the lease ran out and another dispatcher claimed it. An attempt is bounded by
+`delivery_timeout` < `lease` (one that timed out, its transport perhaps still sending, is
+retried a lease later at the earliest), and recording its result is fenced the same way, so
+two dispatchers never deliver a row at the same time and a sent row is never claimed again.
+
+Delivery is still at-least-once, not exactly-once: a dispatcher that dies (or stalls past its
+lease) after the transport accepted a message and before the row is marked sent leaves the
+row due again after the lease. The e-mail's Message-ID (`<notification-{id}@domain>`) is the
+same on every attempt, so the receiver can drop the repeat.
 """
 
 from __future__ import annotations
@@ -79,29 +88,52 @@ class OutboxDispatcher:
         batch = await notifications.claim_due(self._pool, self._batch, lease=self._lease)
         for index, note in enumerate(batch):
             if stop is not None and stop.is_set():
-                await notifications.release(self._pool, [n.id for n in batch[index:]])
+                await notifications.release(self._pool, batch[index:])
                 break
+            # the first row's lease has just begun; later ones may have waited up to
+            # (batch - 1) delivery timeouts, longer than the lease: renew, or skip if taken over
+            if index and not await notifications.renew(self._pool, note, lease=self._lease):
+                log.info("notification.claim_lost", notification_id=note.id, before="delivery")
+                continue
             await self._deliver(note)
         return len(batch)
 
     async def _deliver(self, note: Claimed) -> None:
         bound = log.bind(notification_id=note.id, kind=note.kind, attempt=note.attempts)
+        deadline = asyncio.timeout(self._delivery_timeout)
         try:
-            async with asyncio.timeout(self._delivery_timeout):
+            async with deadline:
                 await self._transport.deliver(note)
         except PermanentDeliveryError as exc:
-            await notifications.mark_failed(self._pool, note.id, str(exc), retry_in=None)
-            bound.warning("notification.failed", error=str(exc), permanent=True)
+            if await self._failed(note, str(exc), retry_in=None):
+                bound.warning("notification.failed", error=str(exc), permanent=True)
             return
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
             retry_in = None
             if note.attempts < self._max_attempts:
                 retry_in = backoff(note.attempts, base=self._retry_base, cap=self._retry_cap)
-            await notifications.mark_failed(self._pool, note.id, error, retry_in=retry_in)
+                if deadline.expired():  # the transport may still be sending (SMTP runs in a
+                    retry_in = max(retry_in, self._lease)  # thread): not before a lease passes
+            if not await self._failed(note, error, retry_in=retry_in):
+                return
             if retry_in is None:
                 bound.error("notification.failed", error=error, permanent=False, gave_up=True)
             else:
                 bound.warning("notification.retry", error=error, retry_in=str(retry_in))
             return
-        await notifications.mark_sent(self._pool, note.id)
+        if not await notifications.mark_sent(self._pool, note.id, claim=note.claim):
+            # delivered after the lease ran out and another dispatcher claimed the row: it may
+            # be delivered again, with the same Message-ID
+            bound.warning("notification.claim_lost", before="recording", delivered=True)
+
+    async def _failed(self, note: Claimed, error: str, *, retry_in: timedelta | None) -> bool:
+        """Record a failed attempt; False (logged) when the claim was lost meanwhile."""
+        status = await notifications.mark_failed(
+            self._pool, note.id, error, retry_in=retry_in, claim=note.claim
+        )
+        if status is None:
+            log.info(
+                "notification.claim_lost", notification_id=note.id, before="recording", error=error
+            )
+        return status is not None
