@@ -98,6 +98,16 @@ class Settings(BaseSettings):
     allow_plaintext_temporal: bool = Field(
         default=False, alias="LICENSEFLOW_ALLOW_PLAINTEXT_TEMPORAL"
     )
+    # --- worker capacity: workflows kept in the sticky cache (more: fewer replays at a
+    # month-end, about 1 MB each), activities run at once, and the worker's Postgres pool
+    # (mind the server's max_connections, 100 by default, across workers and the API) ---
+    max_cached_workflows: int = Field(
+        default=1000, ge=0, le=100_000, alias="LICENSEFLOW_MAX_CACHED_WORKFLOWS"
+    )
+    max_concurrent_activities: int = Field(
+        default=50, ge=1, le=1000, alias="LICENSEFLOW_MAX_CONCURRENT_ACTIVITIES"
+    )
+    worker_db_pool_size: int = Field(default=30, ge=2, le=500, alias="LICENSEFLOW_WORKER_DB_POOL")
     # --- HTTP edge (api/middleware.py, api/ratelimit.py; README "Security") ---
     # comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed;
     # empty: never (the client address is the TCP peer)
