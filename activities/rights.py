@@ -62,9 +62,8 @@ class RightsActivities:
             raise ApplicationError(
                 f"property {inp.property_id} not found", type=errors.NOT_FOUND, non_retryable=True
             ) from None
-        clipped = sum(
-            1 for want, got in zip(rows, held, strict=False) if got.ends_at < want.ends_at
-        )
+        wanted_ends = {row.cell: row.ends_at for row in rows}
+        clipped = sum(1 for got in held if got.ends_at < wanted_ends[got.cell])
         if conflict is not None:
             activity.logger.info("rights.refused %s", conflict.message())
         return HoldRightsResult(cells=len(held), clipped=clipped, conflict=conflict)

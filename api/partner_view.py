@@ -108,6 +108,8 @@ def partner_view(
             "history": [],
             "open_tasks": [t for t in state.open_tasks if who.user in t.assignees],
             "amendment": licensee_amendment(state.amendment),
+            # an incident's text is for ops (a rights incident names another licensee's deal)
+            "incident": None,
             # who ended the deal is the licensor's business; that and why it ended is not
             "wind_down": state.wind_down.model_copy(update={"by": None})
             if state.wind_down

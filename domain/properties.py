@@ -3,7 +3,7 @@ rights each offers and when (`POST /v1/properties`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import ConfigDict, ValidationInfo, field_validator
@@ -17,6 +17,18 @@ from domain.rights import AvailableRights, PropertyRights
 def _aware(moment: datetime) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("give a time zone offset (for example 2027-01-01T00:00:00Z)")
+    if not in_calendar(moment):
+        raise ValueError("must lie between the years 1 and 9999 in UTC")
+
+
+def in_calendar(moment: datetime) -> bool:
+    """`moment` (time zone aware) is a UTC moment of the years 1 to 9999 (what a database
+    timestamp and every date computation can hold)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 Moment = Annotated[datetime, edge(_aware)]

@@ -34,7 +34,7 @@ from domain.common import (
     ScopeTerritory,
     fold_code,
 )
-from domain.territories import covered
+from domain.territories import covered, wanted
 
 ZERO = Decimal(0)
 DEFAULT_LABEL = "default"
@@ -219,7 +219,9 @@ def sum_rows(parts: Iterable[dict[int, RowSales]]) -> dict[int, RowSales]:
 
 def rate_card_problems(rows: Sequence[RateCardRow]) -> list[str]:
     """Rows that can never apply: a row naming no field (it would take every line: change
-    `royalty_tiers` instead), or the same matcher twice (the second would never apply)."""
+    `royalty_tiers` instead), the same matcher twice (the second would never apply), or a
+    row whose countries earlier, equally specific rows already take (a country row after a
+    region row holding that country: the first of equally specific rows applies)."""
     problems: list[str] = []
     seen: dict[tuple[str | None, str | None, str | None], int] = {}
     for index, row in enumerate(rows):
@@ -233,7 +235,34 @@ def rate_card_problems(rows: Sequence[RateCardRow]) -> list[str]:
             problems.append(f"{index}: the same category/territory/channel as row {seen[matcher]}")
         else:
             seen[matcher] = index
+            takers = _shadowing(rows[:index], row)
+            if takers:
+                named = ", ".join(str(i) for i in takers)
+                problems.append(
+                    f"{index}: never applies: row {named} (as specific, and first) takes every"
+                    " line it matches; put it before them"
+                )
     return problems
+
+
+def _shadowing(earlier: Sequence[RateCardRow], row: RateCardRow) -> list[int]:
+    """The earlier rows that together take every line `row` matches (they name the same
+    fields, the same category and channel, and territories covering all of its countries),
+    or [] when some line is left to `row`."""
+    category, territory, channel = row.matcher()
+    if territory is None:
+        return []  # without a territory, only the same matcher could hide it (refused above)
+    left = set(wanted([territory]))
+    takers: list[int] = []
+    for index, other in enumerate(earlier):
+        cat, ter, chan = other.matcher()
+        if ter is None or (cat, chan) != (category, channel):
+            continue
+        taken = left & set(wanted([ter]))
+        if taken:
+            takers.append(index)
+            left -= taken
+    return takers if not left else []
 
 
 def outside_scope(rows: Sequence[RateCardRow], scope: LicensedScope) -> list[str]:

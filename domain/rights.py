@@ -195,7 +195,10 @@ def outside_rights(scope: PartnerScope, rights: PartnerScope) -> tuple[str, str]
 
 def offers(rights: PartnerScope, cell: Cell) -> bool:
     """The property offers `cell`."""
-    cover = rights.cover()
+    return _covers(rights.cover(), cell)
+
+
+def _covers(cover: ScopeCover, cell: Cell) -> bool:
     return (
         cover.has_category(cell.category)
         and cover.has_territory(cell.territory)
@@ -231,10 +234,15 @@ def _window(prop: PropertyRights) -> str:
 def first_unavailable(
     rows: Sequence[GrantRow], prop: PropertyRights, policy: WindowPolicy
 ) -> tuple[list[GrantRow], RightsConflict | None]:
-    """The rows fitted to the property (see `fit_window`), or the first one it cannot take."""
+    """The rows fitted to the property (see `fit_window`), or the first one it cannot take.
+    A row with an empty window (a deal terminated before its scheduled start, without a
+    sell-off reaching past it) holds nothing: it is left out, so the ledger releases it."""
     fitted: list[GrantRow] = []
+    cover = prop.rights.cover()  # once: a deal may hold 25,000 cells
     for row in rows:
-        if not offers(prop.rights, row.cell):
+        if row.ends_at <= row.starts_at:
+            continue
+        if not _covers(cover, row.cell):
             return [], _unavailable(prop, row.cell, "the property does not offer it")
         fit = fit_window(row, prop, policy)
         if isinstance(fit, str):
@@ -357,7 +365,13 @@ def deal_property_problem(
             f"property {prop.property_id} is available from {prop.available_from.isoformat()}"
             + hint,
         )
-    end = with_sell_off(term_end(start, schedule, schedule.term_periods), sell_off)
+    try:
+        end = with_sell_off(term_end(start, schedule, schedule.term_periods), sell_off)
+    except (OverflowError, ValueError):  # past the year 9999
+        return (
+            "schedule.term_periods",
+            f"the term (with sell-off) from {start.isoformat()} would end after the year 9999",
+        )
     if prop.available_to is not None and end > prop.available_to:
         return (
             "schedule.term_periods",

@@ -114,6 +114,13 @@ reopens the task), cut at termination and released when the deal ends. Asked onc
 run starts, and only for deals naming a property, so runs and histories without one carry no
 marker. Deprecate when no run started before it is open."""
 
+RENEWAL_HOLDS_AMENDMENT = "renewal-holds-amendment"
+"""LicensingDeal (rights ledger): a renewal decided while an approved amendment awaits its
+signature extends the amendment's reserved cells to the new term end too (before it, they
+kept the old term end, so another deal could take them from then on and the amendment, once
+signed, parked the deal on a rights incident). Asked only when such an amendment is held at
+a renewal, so other runs carry no marker. Deprecate when no run started before it is open."""
+
 ALL = (
     CHECK_STORE_WHEN_UNSIGNALLED,
     RECHECK_REPORT_RECEIVED_DURING_CHECK,
@@ -131,4 +138,5 @@ ALL = (
     PARTNER_REVISION_STORED,
     AMENDMENT_APPROVAL,
     RIGHTS_LEDGER,
+    RENEWAL_HOLDS_AMENDMENT,
 )

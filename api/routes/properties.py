@@ -22,7 +22,7 @@ from api.problems import conflict, forbidden, invalid, not_found
 from api.routing import AuthorizeFirstRoute
 from domain import limits
 from domain.common import Identifier, fold_code
-from domain.properties import PropertyIn, PropertyOut
+from domain.properties import PropertyIn, PropertyOut, in_calendar
 from domain.rights import Cell, CellAvailability, cell_availability, offers
 from domain.territories import scope_territory, wanted
 from store import grants, properties, users
@@ -156,6 +156,8 @@ async def availability(
     for name, moment in (("from", starts_at), ("to", ends_at)):
         if moment is not None and moment.utcoffset() is None:
             raise invalid(f"query.{name}", "give a time zone offset (2027-01-01T00:00:00Z)")
+        if moment is not None and not in_calendar(moment):
+            raise invalid(f"query.{name}", "must lie between the years 1 and 9999 in UTC")
     if ends_at is not None and ends_at <= starts_at:
         raise invalid("query.to", "`to` must be after `from`")
     try:

@@ -14,7 +14,9 @@ When the grants change (`domain.rights` has the rules, `store.grants` the table)
   the deal holds the amended plan (new cells active, removed ones released, one
   transaction). Ended without effect: the cells it reserved are released.
 * renewal: the grants are **extended** to the new term end (plus sell-off), within the
-  property's availability; a conflict refuses the renewal (409) and reopens the task.
+  property's availability, and so are an approved amendment's reserved cells awaiting its
+  signature (patch `renewal-holds-amendment`); a conflict refuses the renewal (409) and
+  reopens the task.
 * termination or expiry: the grants end at the (cut) term end plus sell-off; when the deal
   ends (cancelled, terminated, completed after the sell-off and final accounting) they are
   **released**.
@@ -48,7 +50,7 @@ from domain.rights import (
 )
 from domain.rights_activity_io import HoldRightsInput, ReleaseRightsInput
 from workflows.activity_options import STORE, call_or_park
-from workflows.patches import RIGHTS_LEDGER
+from workflows.patches import RENEWAL_HOLDS_AMENDMENT, RIGHTS_LEDGER
 from workflows.refusals import refuse
 
 with workflow.unsafe.imports_passed_through():
@@ -163,7 +165,10 @@ class Rights:
     async def extend(self, key: str, term_periods: int) -> RightsConflict | None:
         """A renewal to `term_periods`: the grants to the new term end, within the property's
         availability; the conflict, if any (nothing changes then)."""
-        holdings = [self._in_force(term_periods=term_periods), *self._held_amendment()]
+        pending = self._held_amendment()
+        if pending and workflow.patched(RENEWAL_HOLDS_AMENDMENT):
+            pending = self._held_amendment(term_periods)  # its cells to the new end too
+        holdings = [self._in_force(term_periods=term_periods), *pending]
         return await self._hold(key, holdings, "rights.extend", window="contain")
 
     async def release(self, reason: str) -> None:
@@ -210,8 +215,9 @@ class Rights:
             status="active",
         )
 
-    def _held_amendment(self) -> list[Holding]:
-        """The pending amendment's cells while it is approved and awaits its signature."""
+    def _held_amendment(self, term_periods: int | None = None) -> list[Holding]:
+        """The pending amendment's cells while it is approved and awaits its signature, to
+        the term end (of `term_periods`, when a renewal is asked)."""
         state = self._run.state
         amendment = state.amendment
         ending = state.termination is not None or state.wind_down is not None
@@ -223,7 +229,7 @@ class Rights:
             Holding(
                 scope=amendment.plan.scope,
                 starts_at=workflow.now(),
-                ends_at=self._end(),
+                ends_at=self._end(term_periods),
                 status="reserved",
                 plan_version=amendment.version,
             )
