@@ -13,14 +13,16 @@ from fastapi import Depends, Request
 from temporalio.client import Client, WorkflowExecutionDescription, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from api import read_model as read_views
 from api.auth import DealAccess
 from api.problems import unauthorized
 from api.workflow_errors import problem_from_temporal
+from domain.bounds import RECORDED
 from domain.deal import DealRequest
 from domain.deal_state import DealState
 from domain.ids import deal_workflow_id
 from licenseflow.config import Settings
-from store import audit, principals
+from store import audit, principals, read_model
 from store.pool import Db
 from store.tokens import Principal
 from workflows.licensing_deal import LicensingDealWorkflow
@@ -79,7 +81,20 @@ async def describe_deal(svc: Services, deal_id: str) -> WorkflowExecutionDescrip
 
 
 async def deal_access(svc: Services, deal_id: str) -> DealAccess:
-    """Owner, partner and participants of a deal, from its memo and search attributes."""
+    """Owner, partner and participants of a deal: from the read model (its `state` view's
+    owner and licensee, the request's people and every open task's assignees, as
+    `access_from_state`), else (a deal the read model does not hold) from the workflow's
+    memo and search attributes; 404 when there is no such deal."""
+    row = await read_model.deal_access_row(svc.pool, deal_id)
+    if row is not None:
+        structlog.contextvars.bind_contextvars(deal_id=deal_id)
+        request = DealRequest.model_validate(row["request"], context=RECORDED)
+        return DealAccess(
+            deal_id=deal_id,
+            owner=row["owner"],
+            partner_id=row["partner_id"],
+            participants=frozenset({*row["pending_approvers"], *request_participants(request)}),
+        )
     desc = await describe_deal(svc, deal_id)
     memo: Mapping[str, Any] = await desc.memo()
     attrs = desc.typed_search_attributes
@@ -151,8 +166,20 @@ def request_context(request: Request) -> RequestContext:
     )
 
 
+async def current_state(svc: Services, deal_id: str, *, live: bool = False) -> DealState:
+    """The deal's `state` view from the read model (as its workflow last wrote it, which is
+    at least as new as any update's answer); from the live workflow when `live`, or when the
+    read model does not hold the deal (a run from before it). 404 when there is no deal."""
+    if not live:
+        found = await read_views.deal_state(svc.pool, deal_id)
+        if found is not None:
+            return found
+    return await deal_state(svc, deal_id)
+
+
 async def deal_state(svc: Services, deal_id: str) -> DealState:
-    """The deal workflow's `state` query; 404 when there is no such deal."""
+    """The deal workflow's `state` query (the live workflow); 404 when there is no such
+    deal."""
     handle = svc.client.get_workflow_handle(deal_workflow_id(deal_id))
     try:
         return await handle.query(LicensingDealWorkflow.state, rpc_timeout=svc.rpc_timeout)

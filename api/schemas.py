@@ -23,7 +23,8 @@ class DealCreated(BaseModel):
 
 
 class DealSummary(BaseModel):
-    """One row of GET /v1/deals (from Temporal visibility)."""
+    """One row of GET /v1/deals (from the read model; from Temporal visibility while an
+    open deal predates it)."""
 
     deal_id: str
     workflow_id: str

@@ -164,6 +164,12 @@ class DealWorkflowState(Model):
     """Periods whose late or corrected report was received but not yet re-checked."""
     read_model_created: bool = False
     """The first read-model sync (deal row + `deal.create` audit row) has run."""
+    read_model_seq: int = 0
+    """Sequence number of the latest read-model write (patch `read-model`); carried across
+    continue-as-new, so a deal's writes count up and an older one never overwrites a newer."""
+    notes: int | None = None
+    """History entries noted so far over every run (numbers the read model's history rows);
+    None in a state carried from before the counter (then `len(history)`)."""
     decisions: dict[str, TaskDecisionInput] = Field(default_factory=dict)
     """Task decisions applied by a handler and not yet taken by the lifecycle (by task id)."""
     termination: TerminateInput | None = None

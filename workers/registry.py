@@ -11,6 +11,7 @@ from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
 from activities.deal import DealActivities
 from activities.directory import DirectoryActivities
+from activities.read_model import ReadModelActivities
 from activities.rights import RightsActivities
 from activities.signing import SigningActivities
 from licenseflow.config import Settings
@@ -30,6 +31,7 @@ def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Calla
     signing = SigningActivities(pool, settings)
     directory = DirectoryActivities(pool)
     rights = RightsActivities(pool)
+    read_model = ReadModelActivities(pool)
     return [
         common.record_audit,
         common.send_notification,
@@ -45,4 +47,6 @@ def activity_functions(pool: asyncpg.Pool, settings: Settings) -> Sequence[Calla
         signing.request_signature,
         rights.hold_rights,
         rights.release_rights,
+        read_model.write_deal_read_model,
+        read_model.write_approval_read_model,
     ]

@@ -23,6 +23,8 @@ class TaskBoard:
 
     def __init__(self, tasks: list[Task] | None = None) -> None:
         self._tasks: list[Task] = tasks if tasks is not None else []
+        self.on_change: Callable[[], None] | None = None
+        """Told of every change of a task (the read-model writer marks itself dirty)."""
 
     def open(
         self,
@@ -63,6 +65,8 @@ class TaskBoard:
 
     def _put(self, task: Task) -> None:
         """Replace the task with the same id in place, or append a new one."""
+        if self.on_change is not None:
+            self.on_change()
         for index, existing in enumerate(self._tasks):
             if existing.task_id == task.task_id:
                 self._tasks[index] = task

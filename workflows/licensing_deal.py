@@ -73,6 +73,7 @@ class LicensingDealWorkflow:
         winding_down once launched); expired human waits end in
         cancelled. A continued run resumes at the stage it carries."""
         deal, state = self._deal, self._deal.state
+        deal.read_model.writer.start()
         deal.publisher.publish()
         try:
             if state.stage is Stage.NEEDS_ANALYSIS:
@@ -90,6 +91,7 @@ class LicensingDealWorkflow:
         except Cancelled as stop:
             await self._endings.finish(Stage.CANCELLED, stop.reason)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await deal.read_model.writer.stop()
         return DealOutcome(
             deal_id=deal.req.deal_id,
             stage=state.stage,
@@ -129,7 +131,7 @@ class LicensingDealWorkflow:
     async def terminate(self, inp: TerminateInput) -> DealState:
         """Owner terminates the deal at any stage: final statement, partner notified."""
         await _until(self._decisions.apply_terminate(inp))
-        return self.state()
+        return await self._written()
 
     @terminate.validator
     def _validate_terminate(self, inp: TerminateInput) -> None:
@@ -150,6 +152,13 @@ class LicensingDealWorkflow:
         await _until(self._decisions.apply(inp))
         # an approval or renewal the rights ledger refused answers 409 naming the conflict
         self._deal.rights.raise_refusal(self._deal.full_task_id(inp.task_id))
+        return await self._written()
+
+    async def _written(self) -> DealState:
+        """The state an update answers, once the read model holds it (read-your-writes:
+        a GET right after the answer shows the change; runs before patch `read-model` answer
+        at once)."""
+        await self._deal.read_model.writer.flushed()
         return self.state()
 
     def _decide_by_signal(
@@ -202,7 +211,7 @@ class LicensingDealWorkflow:
     async def submit_needs(self, inp: SubmitNeedsInput) -> DealState:
         """Owner submits the missing needs analysis (now `decide` on the needs task)."""
         await _until(self._decisions.apply_needs(inp.submitted_by, inp.needs))
-        return self.state()
+        return await self._written()
 
     @submit_needs.validator
     def _validate_submit_needs(self, inp: SubmitNeedsInput) -> None:
@@ -213,7 +222,7 @@ class LicensingDealWorkflow:
     async def revise_plan(self, inp: RevisePlanInput) -> DealState:
         """Owner revises a rejected plan (now `decide` on the plan_revision task)."""
         await _until(self._decisions.apply_revision(inp.submitted_by, inp.plan, inp.comment))
-        return self.state()
+        return await self._written()
 
     @revise_plan.validator
     def _validate_revise_plan(self, inp: RevisePlanInput) -> None:
@@ -225,7 +234,7 @@ class LicensingDealWorkflow:
     async def add_partners(self, inp: AddPartnersInput) -> DealState:
         """Owner adds partner candidates (now `decide` on the partner_selection task)."""
         await _until(self._decisions.apply_partners(inp.submitted_by, inp.partners))
-        return self.state()
+        return await self._written()
 
     @add_partners.validator
     def _validate_add_partners(self, inp: AddPartnersInput) -> None:

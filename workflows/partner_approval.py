@@ -58,6 +58,7 @@ from domain.approval_rules import (
 )
 from domain.durations import parse_duration
 from domain.partner import PartnerProfile
+from domain.read_model_io import ApprovalReadModelWrite
 from domain.tasks import INCIDENT_TASK_PREFIX, Task, TaskKind
 from workflows.activity_options import (
     LOOKUP,
@@ -73,8 +74,10 @@ from workflows.human_tasks import TaskBoard, wait_with_sla
 from workflows.patches import (
     APPROVAL_SEPARATION_OF_DUTIES,
     PARTNER_REVISION_STORED,
+    READ_MODEL,
     RESUBMIT_BY_DECIDE_SIGNAL,
 )
+from workflows.read_model import ReadModelActivities, ReadModelWriter
 from workflows.refusals import check_at_edge, refusal_error, refuse
 from workflows.search_attributes import DEAL_HEALTH, LICENSING_PARTNER, PENDING_APPROVERS
 
@@ -133,10 +136,21 @@ class PartnerApprovalWorkflow:
         self._duties = workflow.patched(APPROVAL_SEPARATION_OF_DUTIES)
         """Separation of duties applies (asked once, when the approval starts: validators
         may not ask, and a signal must replay as it was decided)."""
+        self._read_model = ReadModelWriter(
+            ReadModelActivities.write_approval_read_model,
+            self._read_model_delta,
+            on=workflow.patched(READ_MODEL),
+        )
+        """Status and open tasks in the Postgres read model (the inbox), asked once."""
+        self._board.on_change = self._read_model.mark
+        self._written: tuple[str, list[Task]] | None = None
+        """(status, open tasks) as last written to the read model."""
+        self._written_seq = 0
 
     @workflow.run
     async def run(self, params: PartnerApprovalInput) -> PartnerApprovalResult:
         _check_chain(params.chain)
+        self._read_model.start()
         while self._status not in FINAL:
             await self._screen()
             if self._status not in FINAL:
@@ -146,6 +160,7 @@ class PartnerApprovalWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._audit_completion()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        await self._read_model.stop()
         return self._result()
 
     # -- messages -----------------------------------------------------------------------
@@ -173,6 +188,7 @@ class PartnerApprovalWorkflow:
         if refusal is not None:
             raise refusal_error(refusal)
         await self._apply_and_audit(decision)
+        await self._read_model.flushed()  # read-your-writes: the inbox shows the decision
         return self.state()
 
     @decide.validator
@@ -211,6 +227,7 @@ class PartnerApprovalWorkflow:
         if refusal is not None:
             raise refusal_error(refusal)
         await self._apply_resubmit(resubmit)
+        await self._read_model.flushed()
         return self.state()
 
     @resubmit.validator
@@ -781,6 +798,29 @@ class PartnerApprovalWorkflow:
                 ]
             )
         workflow.set_current_details(self._details())
+        self._read_model.mark()
+
+    def _read_model_delta(self) -> tuple[ApprovalReadModelWrite, Callable[[], None]] | None:
+        """Status and open tasks when they differ from the last write (patch `read-model`)."""
+        tasks = self._board.open_tasks()
+        last = self._written
+        if last is not None and last == (self._status, tasks):
+            return None
+        self._written_seq += 1
+        status = self._status
+        write = ApprovalReadModelWrite(
+            workflow_id=workflow.info().workflow_id,
+            deal_id=self._params.deal_id,
+            partner_id=self._partner.partner_id,
+            status=status,
+            seq=self._written_seq,
+            tasks=tasks if last is None or last[1] != tasks else None,
+        )
+
+        def commit() -> None:
+            self._written = (status, tasks)
+
+        return write, commit
 
     def _details(self) -> str:
         lines = [

@@ -121,6 +121,18 @@ kept the old term end, so another deal could take them from then on and the amen
 signed, parked the deal on a rights incident). Asked only when such an amendment is held at
 a renewal, so other runs carry no marker. Deprecate when no run started before it is open."""
 
+READ_MODEL = "read-model"
+"""LicensingDeal and PartnerApproval: the workflow keeps the Postgres read model current
+itself (`workflows/read_model.py`): after its transitions one writer sends the compact delta
+of what its `state` query shows (deal row, open tasks, changed periods, new history entries,
+the statement list) as a local activity (`ReadModelActivities`), at most one write per
+activation and only when something changed, each with a sequence number carried across
+continue-as-new; updates answer once their effect is written (read-your-writes); the deal's
+`sync_deal_read_model` activity is no longer called (the writer inserts the row and its
+`deal.create` audit row). Asked once when a run starts: runs started before it keep their
+commands, and the API asks their live workflow instead. Deprecate when no run started
+before it is open."""
+
 ALL = (
     CHECK_STORE_WHEN_UNSIGNALLED,
     RECHECK_REPORT_RECEIVED_DURING_CHECK,
@@ -139,4 +151,5 @@ ALL = (
     AMENDMENT_APPROVAL,
     RIGHTS_LEDGER,
     RENEWAL_HOLDS_AMENDMENT,
+    READ_MODEL,
 )

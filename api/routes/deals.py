@@ -17,6 +17,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from api import read_model as read_views
 from api import visibility
 from api.auth import reads_as_partner_only, require_read, require_role
 from api.deps import (
@@ -24,8 +25,8 @@ from api.deps import (
     Services,
     Svc,
     access_from_state,
+    current_state,
     deal_access,
-    deal_state,
     describe_deal,
     request_participants,
     write_audit,
@@ -44,7 +45,7 @@ from domain.deal_messages import TerminateInput
 from domain.deal_state import DealRunInput, DealState, Stage
 from domain.ids import deal_workflow_id
 from domain.rights import deal_property_problem
-from store import audit, deals, partners, properties, statements
+from store import audit, deals, partners, properties, read_model, statements
 from store.statements import Scope
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.search_attributes import DEAL_OWNER, DEAL_STAGE, KPI_STATUS, LICENSING_PARTNER
@@ -172,7 +173,41 @@ async def list_deals(
     owner: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DealSummary]:
-    """Deals visible to the caller, newest first, filtered by stage, partner and owner."""
+    """Deals visible to the caller, newest first, filtered by stage, partner and owner: from
+    the read model (one row per deal, its latest run; `status` is `running` or, in a final
+    stage, `completed`; `started_at` when the deal started), or from Temporal visibility
+    while an open deal runs a run from before the read model."""
+    if await read_views.covers_open_deals(svc.pool):
+        try:
+            scope = read_views.list_scope(who)
+        except PermissionError as exc:
+            raise forbidden(str(exc)) from exc
+        rows = await read_model.list_deals(
+            svc.pool,
+            stage=stage.value if stage else None,
+            partner_id=partner_id,
+            owner=owner,
+            everything=scope.everything,
+            as_owner=scope.as_owner,
+            as_partner=scope.as_partner,
+            as_approver=scope.as_approver,
+            limit=limit,
+        )
+        return [
+            DealSummary(
+                deal_id=r["deal_id"],
+                workflow_id=r["workflow_id"],
+                run_id=r["run_id"],
+                status=r["status"],
+                stage=r["stage"],
+                owner=r["owner"],
+                partner_id=r["partner_id"],
+                kpi_status=r["kpi_status"],
+                started_at=r["created_at"],
+                closed_at=r["closed_at"],
+            )
+            for r in rows
+        ]
     try:
         query = visibility.deals_query(
             who, stage=stage.value if stage else None, partner_id=partner_id, owner=owner
@@ -211,10 +246,23 @@ PARTNER_INVOICES = 5_000
 
 
 @router.get("/{deal_id}", response_model=DealView)
-async def get_deal(deal_id: DealId, svc: Svc, who: Caller) -> DealView:
-    """The deal's live state: stage, open tasks, periods, statements, history. The licensee
-    sees its part: its money terms and invoices with their payments, no internal history."""
-    state = await deal_state(svc, deal_id)
+async def get_deal(
+    deal_id: DealId,
+    svc: Svc,
+    who: Caller,
+    live: Annotated[
+        bool,
+        Query(
+            description="ask the live workflow (its `state` query) instead of the read model"
+            " the workflow keeps current; slower, and it needs a running worker"
+        ),
+    ] = False,
+) -> DealView:
+    """The deal's state: stage, open tasks, periods, statements, history, from the Postgres
+    read model its workflow keeps current (the live workflow's `state` query with
+    `?live=true`, and for deals whose run predates the read model). The licensee sees its
+    part: its money terms and invoices with their payments, no internal history."""
+    state = await current_state(svc, deal_id, live=live)
     access = access_from_state(state)
     require_read(who, access)
     if not reads_as_partner_only(who, access):

@@ -19,6 +19,7 @@ from workflow_helpers import replay_and_record, replayer, track
 
 from activities.approval import ApprovalActivities
 from activities.common import CommonActivities
+from activities.read_model import ReadModelActivities
 from domain.approval import (
     ApprovalStep,
     DecideInput,
@@ -60,7 +61,8 @@ def approval_input(chain: list[ApprovalStep], **overrides: Any) -> PartnerApprov
 async def approval_worker(
     client: Client, pool: asyncpg.Pool, settings: Settings, task_queue: str
 ) -> AsyncIterator[Worker]:
-    """A worker running only PartnerApproval and the activities it calls."""
+    """A worker running only PartnerApproval and the activities it calls (its read-model
+    write included)."""
     common, approval = CommonActivities(pool), ApprovalActivities(pool)
     async with build_worker(
         client,
@@ -74,6 +76,7 @@ async def approval_worker(
             common.incident_responders,
             approval.screen_partner,
             approval.store_partner_version,
+            ReadModelActivities(pool).write_approval_read_model,
         ],
     ) as worker:
         yield worker

@@ -170,9 +170,10 @@ class Maintenance:
         """After every handler has finished: the next run gets the state object whole."""
         run, state = self._run, self._run.state
         amendments = self.amendments
+        writer = run.read_model.writer  # its last write lands before the run ends
         await workflow.wait_condition(
             lambda: (
-                (workflow.all_handlers_finished() and amendments.quiet())
+                (workflow.all_handlers_finished() and amendments.quiet() and writer.settled())
                 or state.termination is not None
             )
         )

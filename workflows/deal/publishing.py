@@ -30,7 +30,8 @@ class Publisher:
         """DealHealth as last published ("ok" is never set: a deal without incidents has none)."""
 
     def publish(self) -> None:
-        """Search attributes and current details, after every transition."""
+        """Search attributes and current details, after every transition; the read model
+        is written after it (`workflows/deal/read_model.py`)."""
         req, state = self._run.req, self._run.state
         pending = self._run.board.pending_approvers()
         health = []
@@ -52,6 +53,7 @@ class Publisher:
             ]
         )
         workflow.set_current_details(self.details())
+        self._run.read_model.writer.mark()
 
     def details(self) -> str:
         req, state = self._run.req, self._run.state

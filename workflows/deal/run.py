@@ -22,11 +22,12 @@ from workflows.deal.calls import DealCalls
 from workflows.deal.compliance import Compliance
 from workflows.deal.incidents import Incidents
 from workflows.deal.publishing import Publisher
+from workflows.deal.read_model import DealReadModel
 from workflows.deal.rights import Rights
 from workflows.deal.stops import Terminated
 from workflows.deal.task_waits import TaskWaits
 from workflows.human_tasks import TaskBoard
-from workflows.patches import CURRENCY_MINOR_UNITS, YEAR_BOOKS
+from workflows.patches import CURRENCY_MINOR_UNITS, READ_MODEL, YEAR_BOOKS
 
 
 class DealRun:
@@ -48,6 +49,11 @@ class DealRun:
         """Money by contract-year books (asked once, when the run starts)."""
         self.rights = Rights(self)
         """The deal's grants in the rights ledger (deals naming a property)."""
+        if self.state.notes is None:
+            self.state.notes = len(self.state.history)
+        self.read_model = DealReadModel(self, on=workflow.patched(READ_MODEL))
+        """The Postgres read model, written by the run itself (asked once, when it starts)."""
+        self.board.on_change = self.read_model.writer.mark
 
     # ---- derived values --------------------------------------------------------------
 
@@ -90,6 +96,8 @@ class DealRun:
         history = self.state.history
         history.append(HistoryEntry(at=workflow.now(), event=event, by=by, detail=detail))
         del history[:-HISTORY_IN_MEMORY]
+        self.state.notes = (self.state.notes or 0) + 1
+        self.read_model.writer.mark()
 
     def raise_if_terminating(self) -> None:
         if self.state.termination is not None:
@@ -131,8 +139,10 @@ class DealRun:
         )
 
     async def enter(self, stage: Stage, note: str, *, by: str | None = None) -> None:
-        """Move to `stage`: history, search attributes, details and the read model."""
+        """Move to `stage`: history, search attributes, details and the read model (runs
+        before patch `read-model` sync it by an activity; later ones by their writer)."""
         self.state.stage = stage
         self.note(f"stage:{stage.value}", by=by, detail=note)
         self.publisher.publish()
-        await self.calls.sync()
+        if not self.read_model.writer.on:
+            await self.calls.sync()
