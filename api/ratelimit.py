@@ -11,6 +11,11 @@ much tighter one for failed authentication per address.
   answered 429 before the token is looked up, so guessing tokens costs no database work;
   a colleague behind the same address with a valid token is not locked out.
 
+Codec calls (`/codec/*`, ops and admin only) take from buckets of their own, per token and
+per address (LICENSEFLOW_CODEC_RATE, LICENSEFLOW_CODEC_BURST): the `temporal` CLI and the
+Web UI send one call per payload, hundreds for a long history, which would otherwise exhaust
+the token's API budget; the failed-authentication bucket applies to them as to any call.
+
 Each kind keeps at most LICENSEFLOW_RATE_LIMIT_KEYS keys (least recently used first out),
 so memory stays bounded whatever the callers send. Throttled requests get a 429 problem
 with Retry-After (whole seconds). LICENSEFLOW_RATE_LIMIT=off disables all of it (tests and
@@ -35,6 +40,8 @@ from licenseflow.config import Settings
 Clock = Callable[[], float]
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz"})
 """Probes of load balancers and orchestrators are never throttled."""
+CODEC_PREFIX = "/codec/"
+"""Paths whose calls take from the codec buckets."""
 
 
 class TokenBuckets:
@@ -112,22 +119,32 @@ class RateLimiter:
         self.clock = clock
         self.by_token = TokenBuckets(settings.token_rate, settings.token_burst, keys)
         self.by_address = TokenBuckets(settings.ip_rate, settings.ip_burst, keys)
+        self.codec_by_token = TokenBuckets(settings.codec_rate, settings.codec_burst, keys)
+        self.codec_by_address = TokenBuckets(settings.codec_rate, settings.codec_burst, keys)
         per_minute = settings.auth_failures_per_minute
         self.failures = TokenBuckets(per_minute / 60.0, per_minute, keys)
         self.authenticated = RecentKeys(keys)
 
-    def admit(self, address: bytes, token: bytes | None) -> tuple[float, str] | None:
-        """None to let the request in, else (seconds to wait, why)."""
+    def admit(
+        self, address: bytes, token: bytes | None, *, codec: bool = False
+    ) -> tuple[float, str] | None:
+        """None to let the request in, else (seconds to wait, why). `codec`: a codec call,
+        counted in the codec buckets."""
         now = self.clock()
         if token is not None and token not in self.authenticated:
             if self.failures.level(address, now) < 1.0:
                 wait = self.failures.wait(address, now)
                 return wait, "too many failed authentications from this address"
-        wait = self.by_address.take(address, now)
+        by_address, by_token = (
+            (self.codec_by_address, self.codec_by_token)
+            if codec
+            else (self.by_address, self.by_token)
+        )
+        wait = by_address.take(address, now)
         if wait:
             return wait, "too many requests from this address"
         if token is not None:
-            wait = self.by_token.take(token, now)
+            wait = by_token.take(token, now)
             if wait:
                 return wait, "too many requests with this token"
         return None
@@ -170,7 +187,8 @@ class RateLimitMiddleware:
         address = (client_ip(scope) or "-").encode()
         credentials = bearer_token(scope)
         token = token_key(credentials) if credentials is not None else None
-        refused = limiter.admit(address, token)
+        codec = str(scope.get("path", "")).startswith(CODEC_PREFIX)
+        refused = limiter.admit(address, token, codec=codec)
         if refused is not None:
             wait, why = refused
             seconds = max(1, math.ceil(wait))

@@ -117,6 +117,11 @@ class Settings(BaseSettings):
     token_burst: int = Field(default=40, ge=1, alias="LICENSEFLOW_TOKEN_BURST")
     ip_rate: float = Field(default=50.0, gt=0, alias="LICENSEFLOW_IP_RATE")  # req/s
     ip_burst: int = Field(default=100, ge=1, alias="LICENSEFLOW_IP_BURST")
+    # /codec/* (ops and admin only): the CLI and the Web UI send one call per payload, a few
+    # hundred for a long history, so codec calls have buckets of their own, per token and
+    # per address, instead of the two above
+    codec_rate: float = Field(default=500.0, gt=0, alias="LICENSEFLOW_CODEC_RATE")  # req/s
+    codec_burst: int = Field(default=1000, ge=1, alias="LICENSEFLOW_CODEC_BURST")
     # requests with an unknown/revoked token per client address and minute, then 429
     auth_failures_per_minute: int = Field(
         default=10, ge=1, alias="LICENSEFLOW_AUTH_FAILURES_PER_MINUTE"

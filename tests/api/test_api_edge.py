@@ -406,6 +406,28 @@ async def test_a_blocked_address_still_serves_tokens_seen_to_work(api: Api) -> N
         assert (await http.get("/v1/partners/none", headers=fresh)).status_code == 404
 
 
+async def test_codec_calls_have_buckets_of_their_own(api: Api) -> None:
+    """The CLI and the Web UI send one codec call per payload: a history's hundreds of calls
+    must not exhaust the token's API budget, nor the API calls the codec's; both stay bounded."""
+    oscar = await api.auth("oscar", "ops")
+    limits = {
+        "LICENSEFLOW_TOKEN_BURST": 3,
+        "LICENSEFLOW_IP_BURST": 6,
+        "LICENSEFLOW_CODEC_BURST": 300,
+    }
+    plain = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "Im1vb24i"}]}
+    async with edge_app(api, **limits) as (http, _, _clock):
+        codec = [
+            (await http.post("/codec/decode", json=plain, headers=oscar)).status_code
+            for _ in range(300)
+        ]
+        assert codec == [200] * 300, "a long history decodes without a 429"
+        over = await http.post("/codec/decode", json=plain, headers=oscar)
+        assert "from this address" in assert_problem(over, 429)["detail"], "the codec's own limit"
+        api_calls = [(await http.get("/v1/tasks", headers=oscar)).status_code for _ in range(4)]
+        assert api_calls == [200, 200, 200, 429], "the API budget is untouched by codec calls"
+
+
 async def test_each_token_and_each_address_has_its_own_bucket(api: Api) -> None:
     ada = await api.auth("ada", "admin")
     bob = await api.auth("bob", "approver")
