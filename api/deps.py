@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
@@ -57,9 +57,19 @@ async def principal(request: Request, svc: Annotated[Services, Depends(services)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthorized()
-    found = await principals.lookup(svc.pool, token.strip())
+    return await token_principal(
+        request, svc, token.strip(), refused="the bearer token is unknown, revoked or expired"
+    )
+
+
+async def token_principal(
+    request: Request, svc: Services, token: str, *, refused: str
+) -> Principal:
+    """The principal of a live `token` (its use recorded at most once a minute), kept on the
+    request; 401 with the detail `refused` when the token is unknown, revoked or expired."""
+    found = await principals.lookup(svc.pool, token)
     if found is None:
-        raise unauthorized("the bearer token is unknown, revoked or expired")
+        raise unauthorized(refused)
     who, needs_touch = found
     if needs_touch and who.token_id:
         await principals.touch(svc.pool, who.token_id)
@@ -87,14 +97,8 @@ async def deal_access(svc: Services, deal_id: str) -> DealAccess:
     memo and search attributes; 404 when there is no such deal."""
     row = await read_model.deal_access_row(svc.pool, deal_id)
     if row is not None:
-        structlog.contextvars.bind_contextvars(deal_id=deal_id)
         request = DealRequest.model_validate(row["request"], context=RECORDED)
-        return DealAccess(
-            deal_id=deal_id,
-            owner=row["owner"],
-            partner_id=row["partner_id"],
-            participants=frozenset({*row["pending_approvers"], *request_participants(request)}),
-        )
+        return _access(deal_id, row["owner"], row["partner_id"], row["pending_approvers"], request)
     desc = await describe_deal(svc, deal_id)
     memo: Mapping[str, Any] = await desc.memo()
     attrs = desc.typed_search_attributes
@@ -189,15 +193,25 @@ async def deal_state(svc: Services, deal_id: str) -> DealState:
 
 def access_from_state(state: DealState) -> DealAccess:
     """Access facts from the state query (owner, partner, approvers, assignees)."""
-    structlog.contextvars.bind_contextvars(deal_id=state.deal_id)
-    participants = {a for t in state.open_tasks for a in t.assignees}
-    if state.request is not None:
-        participants.update(request_participants(state.request))
+    assignees = [a for t in state.open_tasks for a in t.assignees]
+    return _access(state.deal_id, state.owner, state.partner_id, assignees, state.request)
+
+
+def _access(
+    deal_id: str,
+    owner: str | None,
+    partner_id: str | None,
+    assignees: Iterable[str],
+    request: DealRequest | None,
+) -> DealAccess:
+    """The deal's access facts: its participants are the open tasks' assignees and the
+    people the request names (`request_participants`)."""
+    structlog.contextvars.bind_contextvars(deal_id=deal_id)
+    participants = set(assignees)
+    if request is not None:
+        participants.update(request_participants(request))
     return DealAccess(
-        deal_id=state.deal_id,
-        owner=state.owner,
-        partner_id=state.partner_id,
-        participants=frozenset(participants),
+        deal_id=deal_id, owner=owner, partner_id=partner_id, participants=frozenset(participants)
     )
 
 

@@ -37,11 +37,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
 from api.auth import require_role
-from api.deps import Caller, Svc, principal, write_audit
+from api.deps import Caller, Svc, principal, token_principal
 from api.problems import forbidden, invalid, problem_response, unauthorized
+from api.routes.tokens import issue_audited, revoke_audited
 from api.routing import AuthorizeFirstRoute
 from licenseflow.encryption import ENCODING, KEY_ID_METADATA, EncryptionCodec, PayloadKeyError
-from store import principals, tokens
+from store import tokens
 from store.pool import transaction
 from store.tokens import Principal
 
@@ -51,6 +52,8 @@ PREFIX = "/codec"
 ROLES = ("ops", "admin")
 SESSION_COOKIE = "lf_codec_session"
 SESSION_TTL = timedelta(hours=8)
+SESSION_PURPOSE = "codec session"
+"""Noted in the audit rows of a session's token."""
 MAX_PAYLOADS = 1000
 """Payloads per request (the UI and CLI send one field's payloads at a time)."""
 ALLOWED_METHODS = ("POST", "DELETE")
@@ -148,15 +151,12 @@ async def codec_caller(request: Request, svc: Svc) -> Principal:
                 "a codec session is accepted only from the Temporal UI origins "
                 "(LICENSEFLOW_CODEC_CORS_ORIGINS); other clients send a bearer token"
             )
-        found = await principals.lookup(svc.pool, session)
-        if found is None:
-            raise unauthorized(
-                "the codec session expired or was revoked: start one with POST /codec/session"
-            )
-        who, needs_touch = found
-        if needs_touch and who.token_id:
-            await principals.touch(svc.pool, who.token_id)
-        request.state.principal = who
+        who = await token_principal(
+            request,
+            svc,
+            session,
+            refused="the codec session expired or was revoked: start one with POST /codec/session",
+        )
         via = "session"
     require_role(who, *ROLES)
     structlog.contextvars.bind_contextvars(codec_auth=via)
@@ -265,22 +265,10 @@ async def start_session(
         if calling is not None:
             ttl = min(ttl, calling.expires_at - datetime.now(UTC))
     async with transaction(svc.pool) as conn:
-        issued = await tokens.issue(conn, who.user, [role], ttl=ttl, created_by=who.user)
-        info = issued.info
-        await write_audit(
-            svc,
-            request,
-            who,
-            "token.create",
-            subject=info.token_id,
-            detail={
-                "user": info.user_name,
-                "roles": list(info.roles),
-                "expires_at": info.expires_at.isoformat(),
-                "purpose": "codec session",
-            },
-            db=conn,
+        issued = await issue_audited(
+            conn, svc, request, who, who.user, [role], ttl=ttl, purpose=SESSION_PURPOSE
         )
+    info = issued.info
     response.set_cookie(
         SESSION_COOKIE,
         issued.token,
@@ -307,17 +295,9 @@ async def end_session(request: Request, svc: Svc) -> Response:
     found = await tokens.find(svc.pool, session) if session else None
     if found is not None and found.status() == "active":
         async with transaction(svc.pool) as conn:
-            revoked = await tokens.revoke_id(conn, found.token_id)
-            if revoked is not None and revoked[1]:
-                await write_audit(
-                    svc,
-                    request,
-                    found.user_name,
-                    "token.revoke",
-                    subject=found.token_id,
-                    detail={"user": found.user_name, "purpose": "codec session"},
-                    db=conn,
-                )
+            await revoke_audited(
+                conn, svc, request, found.user_name, found.token_id, purpose=SESSION_PURPOSE
+            )
         log.info("codec.session_ended", user=found.user_name, token_id=found.token_id)
     answer = Response(status_code=status.HTTP_204_NO_CONTENT)
     answer.delete_cookie(

@@ -8,14 +8,14 @@ once, by POST; only its hash is stored. Issue and revoke write `token.create` an
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require_role
-from api.deps import Caller, Svc, write_audit
+from api.deps import Caller, Services, Svc, write_audit
 from api.gates import allow
 from api.params import ID_PATTERN
 from api.problems import invalid, not_found
@@ -23,8 +23,8 @@ from api.routes.users import Role
 from api.routing import AuthorizeFirstRoute
 from domain.common import UserName
 from store import tokens, users
-from store.pool import transaction
-from store.tokens import TokenInfo, TokenStatus
+from store.pool import Db, transaction
+from store.tokens import IssuedToken, Principal, TokenInfo, TokenStatus
 
 router = APIRouter(
     prefix="/v1/tokens",
@@ -122,30 +122,17 @@ async def create_token(
                 f"user {body.user_name!r} does not hold the role(s) {', '.join(missing)}",
                 kind="missing_role",
             )
-        issued = await tokens.issue(
+        issued = await issue_audited(
             conn,
-            body.user_name,
-            list(body.roles) if body.roles else None,
-            ttl=ttl,
-            created_by=who.user,
-        )
-        info = issued.info
-        await write_audit(
             svc,
             request,
             who,
-            "token.create",
-            subject=info.token_id,
-            detail={
-                "user": info.user_name,
-                "roles": list(info.roles),
-                "partner_id": info.partner_id,
-                "expires_at": info.expires_at.isoformat(),
-            },
-            db=conn,
+            body.user_name,
+            list(body.roles) if body.roles else None,
+            ttl=ttl,
         )
     response.headers["Cache-Control"] = "no-store"
-    return TokenCreated(**token_out(info).model_dump(), token=issued.token)
+    return TokenCreated(**token_out(issued.info).model_dump(), token=issued.token)
 
 
 @router.delete("/{token_id}", response_model=TokenOut)
@@ -153,18 +140,64 @@ async def revoke_token(token_id: TokenIdPath, request: Request, svc: Svc, who: C
     """Revoke a token (admin): refused from now on. Revoking it again changes nothing."""
     require_role(who, "admin")
     async with transaction(svc.pool) as conn:
-        found = await tokens.revoke_id(conn, token_id)
-        if found is None:
-            raise not_found(f"token {token_id} does not exist")
-        info, revoked = found
-        if revoked:
-            await write_audit(
-                svc,
-                request,
-                who,
-                "token.revoke",
-                subject=token_id,
-                detail={"user": info.user_name},
-                db=conn,
-            )
-    return token_out(info)
+        found = await revoke_audited(conn, svc, request, who, token_id)
+    if found is None:
+        raise not_found(f"token {token_id} does not exist")
+    return token_out(found[0])
+
+
+async def issue_audited(
+    conn: Db,
+    svc: Services,
+    request: Request,
+    who: Principal,
+    user_name: str,
+    roles: list[str] | None,
+    *,
+    ttl: timedelta,
+    purpose: str | None = None,
+) -> IssuedToken:
+    """Issue a token of `user_name` created by `who` and write its `token.create` audit row
+    on `conn` (the transaction of the issue); `purpose` is noted in the row."""
+    issued = await tokens.issue(conn, user_name, roles, ttl=ttl, created_by=who.user)
+    info = issued.info
+    detail = {
+        "user": info.user_name,
+        "roles": list(info.roles),
+        "partner_id": info.partner_id,
+        "expires_at": info.expires_at.isoformat(),
+    }
+    await write_audit(
+        svc,
+        request,
+        who,
+        "token.create",
+        subject=info.token_id,
+        detail=_noted(detail, purpose),
+        db=conn,
+    )
+    return issued
+
+
+async def revoke_audited(
+    conn: Db,
+    svc: Services,
+    request: Request,
+    who: Principal | str,
+    token_id: str,
+    *,
+    purpose: str | None = None,
+) -> tuple[TokenInfo, bool] | None:
+    """`tokens.revoke_id`, writing a `token.revoke` audit row on `conn` when the token was
+    live until now; `purpose` is noted in the row."""
+    found = await tokens.revoke_id(conn, token_id)
+    if found is not None and found[1]:
+        detail = _noted({"user": found[0].user_name}, purpose)
+        await write_audit(
+            svc, request, who, "token.revoke", subject=token_id, detail=detail, db=conn
+        )
+    return found
+
+
+def _noted(detail: dict[str, Any], purpose: str | None) -> dict[str, Any]:
+    return detail if purpose is None else {**detail, "purpose": purpose}
