@@ -14,7 +14,8 @@ from domain.common import Identifier, Model, Name, UserName
 from domain.rights import AvailableRights, PropertyRights
 
 
-def _aware(moment: datetime) -> None:
+def check_moment(moment: datetime) -> None:
+    """ValueError unless `moment` has a time zone offset and lies in the years 1 to 9999."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("give a time zone offset (for example 2027-01-01T00:00:00Z)")
     if not in_calendar(moment):
@@ -31,7 +32,7 @@ def in_calendar(moment: datetime) -> bool:
     return True
 
 
-Moment = Annotated[datetime, edge(_aware)]
+Moment = Annotated[datetime, edge(check_moment)]
 
 
 class PropertyIn(Model):

@@ -193,12 +193,9 @@ def outside_rights(scope: PartnerScope, rights: PartnerScope) -> tuple[str, str]
     return None
 
 
-def offers(rights: PartnerScope, cell: Cell) -> bool:
-    """The property offers `cell`."""
-    return _covers(rights.cover(), cell)
-
-
-def _covers(cover: ScopeCover, cell: Cell) -> bool:
+def offers(cover: ScopeCover, cell: Cell) -> bool:
+    """The property whose rights cover `cover` (`rights.cover()`, made once for many cells)
+    offers `cell`."""
     return (
         cover.has_category(cell.category)
         and cover.has_territory(cell.territory)
@@ -242,7 +239,7 @@ def first_unavailable(
     for row in rows:
         if row.ends_at <= row.starts_at:
             continue
-        if not _covers(cover, row.cell):
+        if not offers(cover, row.cell):
             return [], _unavailable(prop, row.cell, "the property does not offer it")
         fit = fit_window(row, prop, policy)
         if isinstance(fit, str):

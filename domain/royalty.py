@@ -316,9 +316,7 @@ def year_owed(book: YearBook, terms: Terms, decimals: int = 2, carried: Decimal 
     unlicensed = sum((p.unlicensed_net_sales for p in book.periods.values()), ZERO)
     earned, rows = year_royalty(book, terms, decimals)
     charged = to_cents(max(ZERO, unlicensed) * terms.unlicensed_rate(), decimals)
-    recouped = ZERO
-    if book.contract_year > 1 and carried > 0:
-        recouped = min(carried, max(ZERO, earned - book.guarantee))
+    recouped = _recouped(carried, earned, book) if book.contract_year > 1 else ZERO
     return YearOwed(
         net_sales=net,
         earned=earned,
@@ -348,9 +346,14 @@ def advance_carried(
         if carry <= 0:
             break
         if book is not None:
-            earned = year_royalty(book, terms, decimals)[0]
-            carry -= min(carry, max(ZERO, earned - book.guarantee))
+            carry -= _recouped(carry, year_royalty(book, terms, decimals)[0], book)
     return carry
+
+
+def _recouped(carried: Decimal, earned: Decimal, book: YearBook) -> Decimal:
+    """R_y = min(C_y, max(0, E_y - G_y)): royalty beyond the year's guarantee recoups the
+    carried advance (0 when nothing is carried)."""
+    return min(max(ZERO, carried), max(ZERO, earned - book.guarantee))
 
 
 def advance_unrecouped(books: Mapping[int, YearBook], terms: Terms, decimals: int = 2) -> Decimal:

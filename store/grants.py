@@ -21,13 +21,12 @@ from domain.rights import (
     BlockingGrant,
     Cell,
     GrantRow,
-    PropertyRights,
     RightsConflict,
     WindowPolicy,
     first_unavailable,
 )
-from store import audit
-from store.pool import Db, transaction
+from store import audit, properties
+from store.pool import Db, fetch_all, transaction
 
 ATTEMPTS = 5
 """Tries of one hold when the blocking grant is gone by the time it is read (released
@@ -112,30 +111,6 @@ def _row_args(rows: Sequence[GrantRow]) -> list[list[Any]]:
     ]
 
 
-async def property_rights(db: Db, property_id: str) -> PropertyRights | None:
-    """What the property offers and when, or None when it is unknown."""
-    row = await db.fetchrow(
-        "SELECT property_id, categories, territories, channels, lower(available) AS lo,"
-        " upper(available) AS hi FROM properties WHERE property_id = $1",
-        property_id,
-    )
-    if row is None:
-        return None
-    return PropertyRights.model_validate(
-        {
-            "property_id": row["property_id"],
-            "rights": {
-                "categories": row["categories"],
-                "territories": row["territories"],
-                "channels": row["channels"],
-            },
-            "available_from": row["lo"],
-            "available_to": row["hi"],
-        },
-        context={"recorded": True},
-    )
-
-
 class UnknownProperty(LookupError):
     """The deal names a property the ledger does not know."""
 
@@ -154,10 +129,10 @@ async def hold(
     """Make the deal's grants exactly `rows` (fitted to the property's availability), in one
     transaction with `audit_entry` (keyword arguments of `store.audit.append`); the rows held,
     or the conflict that refused the change (nothing changed then). Raises UnknownProperty."""
-    prop = await property_rights(db, property_id)
-    if prop is None:
+    found = await properties.get(db, property_id)
+    if found is None:
         raise UnknownProperty(property_id)
-    fitted, unavailable = first_unavailable(rows, prop, window)
+    fitted, unavailable = first_unavailable(rows, found.ledger_view(), window)
     if unavailable is not None:
         return [], unavailable
     args = _row_args(fitted)
@@ -213,14 +188,14 @@ async def release(db: Db, deal_id: str, *, audit_entry: dict[str, Any] | None = 
 
 async def for_deal(db: Db, deal_id: str) -> list[dict[str, Any]]:
     """Every row of a deal (released ones too), by cell."""
-    rows = await db.fetch(
+    return await fetch_all(
+        db,
         "SELECT property_id, deal_id, partner_id, category, territory, channel,"
         " lower(during) AS starts_at, upper(during) AS ends_at, exclusive, status,"
         " plan_version, released_at FROM grants WHERE deal_id = $1"
         " ORDER BY category, territory, channel",
         deal_id,
     )
-    return [dict(r) for r in rows]
 
 
 async def overlapping(
@@ -272,7 +247,8 @@ async def program(
 ) -> list[dict[str, Any]]:
     """The property's grants grouped per deal, category, channel and window (the countries
     of each group listed): who holds what, where, until when. Soonest start first."""
-    rows = await db.fetch(
+    return await fetch_all(
+        db,
         "SELECT deal_id, partner_id, category, channel, exclusive, status, plan_version,"
         " lower(during) AS starts_at, upper(during) AS ends_at,"
         " array_agg(territory ORDER BY territory) AS territories,"
@@ -286,4 +262,3 @@ async def program(
         deal_id,
         limit,
     )
-    return [dict(r) for r in rows]

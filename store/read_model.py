@@ -15,7 +15,7 @@ from domain.deal import canonical_request_hash
 from domain.read_model_io import ApprovalReadModelWrite, DealReadModelWrite
 from domain.tasks import Task
 from store import audit
-from store.pool import Conn, Db, transaction
+from store.pool import Conn, Db, fetch_all, fetch_one, transaction
 
 FINAL_STAGES = ("completed", "terminated", "cancelled")
 SYSTEM_ACTOR = "licenseflow"
@@ -288,12 +288,12 @@ async def deal_document(db: Db, deal_id: str) -> dict[str, Any] | None:
 
 async def deal_access_row(db: Db, deal_id: str) -> dict[str, Any] | None:
     """Owner, licensee, request and open-task assignees of a deal the read model holds."""
-    row = await db.fetchrow(
+    return await fetch_one(
+        db,
         "SELECT view ->> 'owner' AS owner, view ->> 'partner_id' AS partner_id, request,"
         " pending_approvers FROM deals WHERE deal_id = $1 AND rm_seq IS NOT NULL",
         deal_id,
     )
-    return dict(row) if row is not None else None
 
 
 async def has_unpublished_deals(db: Db) -> bool:
@@ -324,7 +324,8 @@ async def list_deals(
     """Deals matching the filters and visible to the caller (`everything`, or owned by
     `as_owner`, licensed to `as_partner`, or with an open task of `as_approver`), newest
     first."""
-    rows = await db.fetch(
+    return await fetch_all(
+        db,
         """
         SELECT deal_id, workflow_id, coalesce(run_id, '') AS run_id, stage, owner,
                partner_id, kpi_status, created_at, closed_at,
@@ -347,15 +348,14 @@ async def list_deals(
         limit,
         list(FINAL_STAGES),
     )
-    return [dict(r) for r in rows]
 
 
 async def inbox(db: Db, user: str) -> list[dict[str, Any]]:
     """Open tasks of deals and partner approvals assigned to `user`, soonest due first."""
-    rows = await db.fetch(
+    return await fetch_all(
+        db,
         "SELECT task_id, kind, deal_id, title, due_at, task -> 'allowed_decisions' AS allowed"
         " FROM deal_tasks WHERE $1 = ANY(assignees) ORDER BY due_at, task_id LIMIT $2",
         user,
         INBOX_LIMIT,
     )
-    return [dict(r) for r in rows]

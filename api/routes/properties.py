@@ -22,7 +22,7 @@ from api.problems import conflict, forbidden, invalid, not_found
 from api.routing import AuthorizeFirstRoute
 from domain import limits
 from domain.common import Identifier, fold_code
-from domain.properties import PropertyIn, PropertyOut, in_calendar
+from domain.properties import PropertyIn, PropertyOut, check_moment
 from domain.rights import Cell, CellAvailability, cell_availability, offers
 from domain.territories import scope_territory, wanted
 from store import grants, properties, users
@@ -154,10 +154,11 @@ async def availability(
     exclusivity, status). Taken means: for an exclusive grant, any grant overlapping; for a
     non-exclusive one, an exclusive grant overlapping."""
     for name, moment in (("from", starts_at), ("to", ends_at)):
-        if moment is not None and moment.utcoffset() is None:
-            raise invalid(f"query.{name}", "give a time zone offset (2027-01-01T00:00:00Z)")
-        if moment is not None and not in_calendar(moment):
-            raise invalid(f"query.{name}", "must lie between the years 1 and 9999 in UTC")
+        try:
+            if moment is not None:
+                check_moment(moment)
+        except ValueError as exc:
+            raise invalid(f"query.{name}", str(exc)) from None
     if ends_at is not None and ends_at <= starts_at:
         raise invalid("query.to", "`to` must be after `from`")
     try:
@@ -171,9 +172,10 @@ async def availability(
     )
     cells = [Cell(fold_code(category), country, fold_code(channel)) for country in countries]
     found = await grants.overlapping(svc.pool, property_id, cells, starts_at, ends_at)
+    cover = ledger.rights.cover()  # once, not per country
     answers = [
         cell_availability(
-            cell.territory, within and offers(ledger.rights, cell), exclusive, found.get(cell, [])
+            cell.territory, within and offers(cover, cell), exclusive, found.get(cell, [])
         )
         for cell in cells
     ]

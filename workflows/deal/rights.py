@@ -124,34 +124,17 @@ class Rights:
 
     async def activate(self) -> None:
         """The contract is signed: the cells are granted from launch to the term end."""
-        state = self._run.state
-        assert state.launched_at is not None
-
-        def activate() -> Awaitable[RightsConflict | None]:
-            holding = Holding(
-                scope=state.plan.scope,
-                starts_at=state.launched_at or workflow.now(),
-                ends_at=self._end(),
-                status="active",
-            )
-            return self._hold("activate", [holding], "rights.activate")
-
-        await self._until_held(activate)
+        await self._until_held(
+            lambda: self._hold("activate", [self._in_force()], "rights.activate")
+        )
 
     # ---- after launch ------------------------------------------------------------------
 
     async def hold_amendment(self, amendment: PlanAmendment) -> RightsConflict | None:
         """An approved amendment reserves its plan's cells beside the plan in force."""
-        pending = Holding(
-            scope=amendment.plan.scope,
-            starts_at=workflow.now(),
-            ends_at=self._end(),
-            status="reserved",
-            plan_version=amendment.version,
-        )
         return await self._hold(
             f"amendment-{amendment.number}-approved",
-            [self._in_force(), pending],
+            [self._in_force(), self._amendment(amendment)],
             "rights.amend",
         )
 
@@ -225,15 +208,17 @@ class Rights:
             return []
         if "scope" not in amendment.changes:
             return []
-        return [
-            Holding(
-                scope=amendment.plan.scope,
-                starts_at=workflow.now(),
-                ends_at=self._end(term_periods),
-                status="reserved",
-                plan_version=amendment.version,
-            )
-        ]
+        return [self._amendment(amendment, term_periods)]
+
+    def _amendment(self, amendment: PlanAmendment, term_periods: int | None = None) -> Holding:
+        """The amended plan's cells, reserved from now to the term end."""
+        return Holding(
+            scope=amendment.plan.scope,
+            starts_at=workflow.now(),
+            ends_at=self._end(term_periods),
+            status="reserved",
+            plan_version=amendment.version,
+        )
 
     async def _until_held(self, hold: Callable[[], Awaitable[RightsConflict | None]]) -> None:
         """Hold; while refused, park on an incident naming the conflict (ops `retry` once it
