@@ -29,11 +29,15 @@ TEST_PAYLOAD_KEYS = (
     "dev-test-1:/K0cYdQXJ8c2RLQA65n7Tg3DXm5V/Sxh5siXEyr9CnA=,"  # newest: encrypts
     "dev-test-0:kWoDJlRuhM8Qj6lPiq/eE/sbZflvClhWbAvS5k8UhHo="  # rotated out: decrypts only
 )
-"""The committed (public) test key: the whole suite runs with payload encryption on. Set
-before `get_settings()` is first called, which `data_converter` does on its first payload;
-subprocesses (CLI, fault stack) inherit it. Its `dev-` id is refused in production."""
+"""The committed (public) test key ring: the whole suite runs with payload encryption on.
+Set before `get_settings()` is first called, which `data_converter` does on its first
+payload; subprocesses (CLI, fault stack) inherit it. Its `dev-` ids are refused in
+production."""
 os.environ["LICENSEFLOW_PAYLOAD_KEYS"] = TEST_PAYLOAD_KEYS
 os.environ.pop("LICENSEFLOW_PAYLOAD_KEYS_FILE", None)
+os.environ["LICENSEFLOW_DATA_DIR"] = tempfile.mkdtemp(prefix="licenseflow-tests-")
+"""Never the checkout's `.data`: after `make dev` it holds a dev key ring and tokens that
+settings built without keys would read (README: `make dev`, then `make test`)."""
 
 
 def binary(name: str) -> str:
