@@ -108,6 +108,11 @@ class Settings(BaseSettings):
         default=50, ge=1, le=1000, alias="LICENSEFLOW_MAX_CONCURRENT_ACTIVITIES"
     )
     worker_db_pool_size: int = Field(default=30, ge=2, le=500, alias="LICENSEFLOW_WORKER_DB_POOL")
+    # on: our `workflows` modules are re-imported in the sandbox for every run, so its
+    # restrictions cover their module-level imports too (the test suite and the replayer
+    # run this way); off: imported once per worker, about 4x less memory per cached
+    # workflow (workers/main.py `sandbox_runner`)
+    strict_sandbox: bool = Field(default=False, alias="LICENSEFLOW_STRICT_SANDBOX")
     # --- HTTP edge (api/middleware.py, api/ratelimit.py; README "Security") ---
     # comma-separated IPs/CIDRs of reverse proxies whose X-Forwarded-For/-Proto are believed;
     # empty: never (the client address is the TCP peer)

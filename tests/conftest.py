@@ -35,6 +35,9 @@ payload; subprocesses (CLI, fault stack) inherit it. Its `dev-` ids are refused 
 production."""
 os.environ["LICENSEFLOW_PAYLOAD_KEYS"] = TEST_PAYLOAD_KEYS
 os.environ.pop("LICENSEFLOW_PAYLOAD_KEYS_FILE", None)
+os.environ["LICENSEFLOW_STRICT_SANDBOX"] = "1"
+"""Every worker the suite starts (in process or as a subprocess) re-imports `workflows` in
+the sandbox for every run, so the sandbox checks all of our workflow code it runs."""
 os.environ["LICENSEFLOW_DATA_DIR"] = tempfile.mkdtemp(prefix="licenseflow-tests-")
 """Never the checkout's `.data`: after `make dev` it holds a dev key ring and tokens that
 settings built without keys would read (README: `make dev`, then `make test`)."""

@@ -69,11 +69,11 @@ async def terminate_leftovers() -> None:
 
 
 def replayer(*workflows: type[Any], converter: DataConverter = data_converter) -> Replayer:
-    """A replayer with the worker's converter (or `converter`) and sandbox."""
+    """A replayer with the worker's converter (or `converter`) and the strict sandbox."""
     return Replayer(
         workflows=list(workflows),
         data_converter=converter,
-        workflow_runner=sandbox_runner(),
+        workflow_runner=sandbox_runner(strict=True),
     )
 
 

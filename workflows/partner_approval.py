@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -88,11 +89,9 @@ REVISION_STEP = "revision"
 EXPIRY_IN_SLAS = 6
 """No decision within 6xSLA of a task opening ends the approval (remind 1x, escalate 2x)."""
 
-FINAL: dict[ApprovalStatus, ApprovalOutcome] = {
-    "approved": "approved",
-    "rejected": "rejected",
-    "withdrawn": "withdrawn",
-}
+FINAL: Mapping[ApprovalStatus, ApprovalOutcome] = MappingProxyType(
+    {"approved": "approved", "rejected": "rejected", "withdrawn": "withdrawn"}
+)
 """The final statuses, as the outcome each one reports."""
 
 

@@ -24,7 +24,7 @@ from workflows.deal.stops import Terminated
 if TYPE_CHECKING:
     from workflows.deal.run import DealRun
 
-INCIDENT_DECISIONS = ["retry", "terminate"]
+INCIDENT_DECISIONS = ("retry", "terminate")
 
 
 class Incidents:
@@ -50,7 +50,7 @@ class Incidents:
             TaskKind.INCIDENT,
             f"Deal {run.req.deal_id} is blocked: {state.incident}",
             await self._responders(),
-            ["retry"] if terminating else INCIDENT_DECISIONS,
+            ["retry"] if terminating else list(INCIDENT_DECISIONS),
         )
 
         def resolved() -> bool:

@@ -24,7 +24,7 @@ from workflows.read_model import ReadModelActivities, ReadModelWriter
 if TYPE_CHECKING:
     from workflows.deal.run import DealRun
 
-LISTS = {"open_tasks", "periods", "statements", "history", "request"}
+LISTS = frozenset({"open_tasks", "periods", "statements", "history", "request"})
 """`state` view fields written as rows of their own (or, the request, once per run)."""
 _ABSENT = object()
 
@@ -46,7 +46,7 @@ class DealReadModel:
         run, state = self._run, self._run.state
         first = self._first
         view = run.publisher.view()
-        head = view.model_dump(mode="json", exclude=LISTS)
+        head = view.model_dump(mode="json", exclude=set(LISTS))
         changed = {k: v for k, v in head.items() if first or self._head.get(k, _ABSENT) != v}
         tasks = list(view.open_tasks)
         tasks_changed = first or tasks != self._tasks
