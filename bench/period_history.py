@@ -1,11 +1,13 @@
 """What one deal-period costs in history events, read from a sampled workflow history:
-the events after the period's timer started, their kinds, the activities and timers after
-the boundary (the step script the bare equivalent replays) and which worker ran them."""
+the events after the period's timer started, their kinds, the activities (task-queue and
+local) and timers after the boundary (the step script the bare equivalent replays, always
+with task-queue activities) and which worker ran them."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -24,6 +26,9 @@ NAMES = {
 
 
 MARKERS = {"core_local_activity": "local activities", "core_patch": "patch markers"}
+READ_MODEL_WRITES = {"write_deal_read_model", "write_approval_read_model"}
+"""Local activities left out of the bare script: its `statement` step moves its read-model
+row in the same transaction, as these writes do."""
 
 
 @dataclass
@@ -57,6 +62,10 @@ def period_events(history: list[HistoryEvent], boundary: datetime, grace: float)
         if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
             marker = event.marker_recorded_event_attributes.marker_name
             kinds[MARKERS.get(marker, f"markers ({marker})")] += 1
+            local = _local_activity_type(event) if marker == "core_local_activity" else None
+            if local is not None and local not in READ_MODEL_WRITES:
+                types.append(f"{local} (local)")
+                script.append((local, 0.0))
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
             identities["wft:" + event.workflow_task_started_event_attributes.identity] += 1
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
@@ -70,6 +79,15 @@ def period_events(history: list[HistoryEvent], boundary: datetime, grace: float)
             if until <= grace + 60:  # a later timer is the next period's
                 script.append(("timer", round(until, 1)))
     return PeriodEvents(len(window), dict(kinds), types, tuple(script), identities)
+
+
+def _local_activity_type(event: HistoryEvent) -> str | None:
+    """The activity type in a local-activity marker's `data` (core's own JSON, never sealed)."""
+    data = event.marker_recorded_event_attributes.details.get("data")
+    if data is None or not data.payloads:
+        return None
+    kind = json.loads(data.payloads[0].data).get("activity_type")
+    return kind if isinstance(kind, str) else None
 
 
 def _timer_fire_times(history: list[HistoryEvent]) -> dict[int, datetime]:

@@ -40,9 +40,14 @@ FILES = sorted(HISTORIES.glob("*.json"))
 NEW, OLD = "dev-test-1", "dev-test-0"
 OLD_KEY_HISTORY = "licensing_deal_year1_launch"
 """Sealed under `dev-test-0` before the rotation to `dev-test-1`; the others under `dev-test-1`."""
-NEVER_ENCODED = ("search_attributes", "marker_recorded_event_attributes.details")
+NEVER_ENCODED = (
+    "search_attributes",
+    "marker_recorded_event_attributes.details[patch-data]",
+    "marker_recorded_event_attributes.details[data]",
+)
 """Where Temporal writes payloads without the codec: search attributes (indexed by the
-server) and sdk-core's own patch markers (patch ids). Headers too, but none is recorded."""
+server) and sdk-core's own marker bookkeeping (a patch id; a local activity's type, seq and
+attempt; its `result` is sealed). Headers too, but none is recorded."""
 
 
 def every_payload(message: Message, path: str = "") -> Iterator[tuple[str, Payload]]:
@@ -54,11 +59,11 @@ def every_payload(message: Message, path: str = "") -> Iterator[tuple[str, Paylo
         if field.message_type is None:
             continue
         if field.message_type.GetOptions().map_entry:
-            items = [v for v in value.values() if isinstance(v, Message)]
+            items = [(f"[{k}]", v) for k, v in value.items() if isinstance(v, Message)]
         else:
-            items = list(value) if field.is_repeated else [value]
-        for item in items:
-            yield from every_payload(item, f"{path}.{field.name}")
+            items = [("", v) for v in (list(value) if field.is_repeated else [value])]
+        for key, item in items:
+            yield from every_payload(item, f"{path}.{field.name}{key}")
 
 
 def ring(*ids: str) -> KeyRing:
@@ -75,7 +80,7 @@ def test_a_committed_history_holds_no_plaintext_payload(path: Path) -> None:
     plain, sealed = [], []
     events = load_history(path.stem).events
     markers = {e.marker_recorded_event_attributes.marker_name for e in events}
-    assert markers <= {"", "core_patch"}, "only patch markers keep plain details"
+    assert markers <= {"", "core_patch", "core_local_activity"}, "markers of known details"
     for event in events:
         for where, payload in every_payload(event):
             if payload.metadata.get("encoding") == ENCODING:

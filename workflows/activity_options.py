@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 
 with workflow.unsafe.imports_passed_through():
     from activities.approval import ApprovalActivities
@@ -37,6 +37,7 @@ __all__ = [
     "DirectoryActivities",
     "SigningActivities",
     "call",
+    "call_local",
     "call_or_park",
     "failure_text",
 ]
@@ -65,6 +66,12 @@ review pack."""
 EXTERNAL = ActivityOptions(start_to_close=timedelta(seconds=30))
 """Calls to outside providers: the e-signature envelope."""
 
+LOCAL_ATTEMPT = timedelta(seconds=5)
+"""The limit of the one local attempt `call_local` makes."""
+REFUSALS = ("DataError",)
+"""Failure types that are final for a local attempt too (a data error fails again)."""
+LOCAL_ONCE = RetryPolicy(maximum_attempts=1, non_retryable_error_types=list(REFUSALS))
+
 
 def failure_text(error: ActivityError) -> str:
     """A final activity failure as ops should read it: the activity's own message."""
@@ -79,16 +86,51 @@ async def call_or_park(
     arg: ArgT,
     options: ActivityOptions,
     park: Callable[[str, ActivityError], Awaitable[None]],
+    *,
+    local: bool = False,
 ) -> ResultT:
-    """The activity's result; a final failure awaits `park` (ops decide) and runs it again.
-    A cancellation (the workflow is being cancelled) is not parked."""
+    """The activity's result (`local`: tried as a local activity first, `call_local`); a
+    final failure awaits `park` (ops decide) and runs it again. A cancellation (the
+    workflow is being cancelled) is not parked."""
     while True:
         try:
+            if local:
+                return await call_local(method, arg, options)
             return await call(method, arg, options)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
                 raise
             await park(getattr(method, "__name__", "activity"), error)
+
+
+async def call_local(
+    method: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT, options: ActivityOptions
+) -> ResultT:
+    """Run a short, idempotent Postgres activity as a local activity: one attempt, no
+    task-queue round trip, one marker event instead of three events and a workflow task.
+    A refusal (non-retryable) is raised as the `ActivityError` a task-queue activity gives;
+    any other failure (an outage, a timeout) sends the call to the task queue with the
+    options of its kind, retried without cap, as if it had gone there first."""
+    try:
+        return await workflow.execute_local_activity_method(
+            method, arg, start_to_close_timeout=LOCAL_ATTEMPT, retry_policy=LOCAL_ONCE
+        )
+    except ApplicationError as failed:
+        # a local activity's final failure reaches the workflow unwrapped (SDK 1.35)
+        if failed.non_retryable or failed.type in REFUSALS:
+            raise ActivityError(
+                "Local activity failed",
+                scheduled_event_id=0,
+                started_event_id=0,
+                identity="",
+                activity_type=getattr(method, "__name__", "activity"),
+                activity_id="",
+                retry_state=RetryState.NON_RETRYABLE_FAILURE,
+            ) from failed
+    except ActivityError as error:
+        if isinstance(error.cause, CancelledError):
+            raise
+    return await call(method, arg, options)
 
 
 async def call(

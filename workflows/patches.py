@@ -133,6 +133,19 @@ continue-as-new; updates answer once their effect is written (read-your-writes);
 commands, and the API asks their live workflow instead. Deprecate when no run started
 before it is open."""
 
+LEAN_CALLS = "lean-calls"
+"""LicensingDeal: the month-end and decision paths made cheaper (issue 14,
+`bench/month_end.py`): the sales check, the statement insert and the rights reservation at
+plan approval run as local activities (`activity_options.call_local`: one attempt, one
+marker event instead of a task-queue round trip and a workflow task, so an approver's update
+is answered in the workflow task that took it; when the attempt fails, a task-queue activity
+retried without cap, as before); search attributes are upserted only when a value changed
+(before it, every transition upserted all of them); a period's check, statement and next
+period are one read-model write (`ReadModelWriter.held`); a new deal no longer calls
+`sync_deal_read_model` before its needs analysis (a leftover of `read-model`: the run's
+writer inserts the row and its `deal.create` audit row). Asked once when a run starts: runs
+started before it keep their commands. Deprecate when no run started before it is open."""
+
 ALL = (
     CHECK_STORE_WHEN_UNSIGNALLED,
     RECHECK_REPORT_RECEIVED_DURING_CHECK,
@@ -152,4 +165,5 @@ ALL = (
     RIGHTS_LEDGER,
     RENEWAL_HOLDS_AMENDMENT,
     READ_MODEL,
+    LEAN_CALLS,
 )

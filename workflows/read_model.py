@@ -8,64 +8,39 @@ success lets `build`'s commit make it the new baseline. Writes never overlap: ea
 for the previous one, so the sequence numbers in the store only grow.
 
 The write runs as a local activity (no task-queue round trip, no history events beyond its
-marker). A local activity retries inside the workflow task, so it is given a short budget;
-when that runs out (a Postgres outage) the same write goes to the task queue as a normal
-activity, retried without cap, while the workflow carries on: an outage delays the read
-model, never the deal. A write refused for good (a data error) is logged and not
-acknowledged; the next change sends its delta again.
+marker), once (`activity_options.call_local`); when that attempt fails (a Postgres outage)
+the same write goes to the task queue as a normal activity, retried without cap, while the
+workflow carries on: an outage delays the read model, never the deal. A write refused for
+good (a data error) is logged and not acknowledged; the next change sends its delta again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.exceptions import ActivityError, CancelledError
 
-from workflows.activity_options import STORE, call
+from workflows.activity_options import STORE, call_local
 
 with workflow.unsafe.imports_passed_through():
     from activities.read_model import ReadModelActivities
 
-__all__ = ["LOCAL_WRITE", "ReadModelActivities", "ReadModelWriter", "write"]
+__all__ = ["ReadModelActivities", "ReadModelWriter", "write"]
 
 ArgT = TypeVar("ArgT")
-
-LOCAL_WRITE = timedelta(seconds=5)
-"""One local attempt's limit; the local tries together get twice that."""
-LOCAL_RETRY = RetryPolicy(
-    initial_interval=timedelta(milliseconds=200),
-    maximum_interval=timedelta(seconds=2),
-    non_retryable_error_types=["DataError"],
-)
 
 Build = Callable[[], "tuple[Any, Callable[[], None]] | None"]
 """The delta to send and the commit that makes it the baseline; None when nothing changed."""
 
 
 async def write(method: Callable[[Any, ArgT], Awaitable[Any]], arg: ArgT) -> None:
-    """Run the write as a local activity; after its short budget, as a task-queue activity
+    """Run the write as a local activity; when that attempt fails, as a task-queue activity
     retried without cap. A data error (final) is raised at once."""
-    try:
-        await workflow.execute_local_activity_method(
-            method,
-            arg,
-            start_to_close_timeout=LOCAL_WRITE,
-            schedule_to_close_timeout=LOCAL_WRITE * 2,
-            retry_policy=LOCAL_RETRY,
-        )
-        return
-    except ActivityError as error:
-        cause = error.cause
-        if isinstance(cause, CancelledError):
-            raise
-        if isinstance(cause, ApplicationError) and cause.non_retryable:
-            raise
-    await call(method, arg, STORE)
+    await call_local(method, arg, STORE)
 
 
 class ReadModelWriter:
@@ -78,6 +53,7 @@ class ReadModelWriter:
         self._build = build
         self.on = on
         self._dirty = False
+        self._held = 0
         self._busy = False
         self._stopped = False
         self._task: asyncio.Task[None] | None = None
@@ -92,6 +68,16 @@ class ReadModelWriter:
         """Something the `state` view shows may have changed."""
         if self.on:
             self._dirty = True
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """What is marked inside the block is written once, after it: one write for a
+        transition made of several steps (a period's check, statement and next period)."""
+        self._held += 1
+        try:
+            yield
+        finally:
+            self._held -= 1
 
     def settled(self) -> bool:
         """Everything marked so far is written (or was refused for good)."""
@@ -112,7 +98,7 @@ class ReadModelWriter:
 
     async def _loop(self) -> None:
         while True:
-            await workflow.wait_condition(lambda: self._dirty or self._stopped)
+            await workflow.wait_condition(lambda: (self._dirty and not self._held) or self._stopped)
             if self._stopped:
                 return
             self._dirty, self._busy = False, True

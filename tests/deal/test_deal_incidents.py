@@ -63,8 +63,12 @@ async def _blocked_deal(
     state = await wait_state(env.client, request.deal_id, lambda s: bool(s.periods))
     await skip_to(env, state.periods[0].ends_at + timedelta(seconds=1))
     await submit_report(pool, env.client, request.deal_id, 1, [line("300000")])
+    # parked: blocked, and its incident task open (the responders are looked up in between)
     blocked = await wait_state(
-        env.client, request.deal_id, lambda s: s.health == "blocked", what="deal parked"
+        env.client,
+        request.deal_id,
+        lambda s: s.health == "blocked" and any(t.kind == "incident" for t in s.open_tasks),
+        what="deal parked",
     )
     return request.deal_id, blocked
 

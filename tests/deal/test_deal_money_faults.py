@@ -23,18 +23,21 @@ from deal_helpers import (
     submit_report,
     wait_state,
 )
+from polling import eventually
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.common import CommonActivities
 from activities.deal import DealActivities
+from activities.read_model import ReadModelActivities
 from domain.activity_io import AuditEntry
 from domain.deal_activity_io import IssueStatementInput, SalesCheckInput, SalesCheckResult
 from domain.deal_messages import TerminateInput
 from domain.deal_state import Stage
+from domain.read_model_io import DealReadModelWrite
 from licenseflow.config import Settings
-from store import statements
+from store import read_model, statements
 from workflows.licensing_deal import LicensingDealWorkflow
 
 
@@ -227,3 +230,46 @@ async def test_correction_during_final_statement_is_billed(
         assert outcome.stage is Stage.TERMINATED
         billed = await issued(pool, deal_id)
         assert "y1:p1:v2" in billed, billed
+
+
+# ---- a read-model write refused for good never stops the deal ----
+
+
+async def test_a_read_model_write_refused_for_good_never_stops_the_deal(
+    time_env: WorkflowEnvironment,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    task_queue: str,
+    acme: str,
+    cleanup: None,
+) -> None:
+    """The write that settles period 1 (a local activity) is refused as a data error: the
+    deal goes on unparked, and its next write carries what the refused one held."""
+    env, refused = time_env, []
+    real = ReadModelActivities(pool)
+
+    @activity.defn(name="write_deal_read_model")
+    async def write_deal_read_model(write: DealReadModelWrite) -> bool:
+        settles_p1 = any(p.period == 1 and p.status == "checked" for p in write.periods)
+        if settles_p1 and not refused:
+            refused.append(write.seq)
+            raise _broken()
+        return await real.write_deal_read_model(write)
+
+    async with deal_worker(env.client, pool, settings, task_queue, write_deal_read_model):
+        deal_id = await launched_with_p1_reported(env, pool, task_queue)
+        state = await wait_state(env.client, deal_id, lambda s: s.periods[0].status == "checked")
+        assert refused and state.health == "ok" and not state.incident
+        assert "y1:p1" in await issued(pool, deal_id)
+        document = await read_model.deal_document(pool, deal_id)
+        assert document is not None and document["periods"][0]["status"] == "open"
+        # any later change (here: a correction received) writes the delta again, period 1
+        await submit_report(pool, env.client, deal_id, 1, [line("400000")], version=2)
+        document = await eventually(
+            lambda: read_model.deal_document(pool, deal_id),
+            lambda d: d is not None and d["periods"][0]["status"] == "checked",
+            what="period 1 checked in the read model",
+        )
+        assert document is not None
+        assert document["stage"] == Stage.MONITORING.value
+        await latest(env.client, deal_id).terminate("test over")

@@ -23,6 +23,7 @@ def test_histories_are_recorded() -> None:
         # recorded by the release before `decide` (a review of that change found both):
         "licensing_deal_legacy_revise_signal",  # decide_task_signal on a revision: refused
         "licensing_deal_report_version_zero",  # a version-0 report is not a report
+        "licensing_deal_lean_calls",  # local checks and statements (patch lean-calls)
     }
 
 

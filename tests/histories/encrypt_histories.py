@@ -44,9 +44,13 @@ from licenseflow.encryption import (
 
 CONFTEST = Path(__file__).parent.parent / "conftest.py"
 NOT_ENCODED = {SearchAttributes.DESCRIPTOR.full_name, Header.DESCRIPTOR.full_name}
-CORE_MARKERS = {"core_patch"}
-"""Markers whose details sdk-core writes itself (a local-activity marker would need its
-`result` sealed and its `data` not: refused until one appears)."""
+CORE_MARKERS: dict[str, frozenset[str]] = {
+    "core_patch": frozenset(),
+    "core_local_activity": frozenset({"result"}),
+}
+"""Markers sdk-core writes, with the keys of their details that hold payloads the codec
+seals: a local activity's `result` (its `data`, core's own bookkeeping, never is); any
+other marker is refused until its details are known."""
 ENCODED_FAILURE = "Encoded failure"
 """The message of a failure whose message and stack trace are in its encoded attributes."""
 _ENCRYPTED = base64.b64encode(ENCODING).decode()
@@ -72,12 +76,12 @@ def _walk(node: JSONDict, descriptor: Descriptor, wanted: str) -> Iterator[JSOND
             return
     if descriptor.full_name in NOT_ENCODED:
         return
-    core_marker = False
+    sealed_details: frozenset[str] | None = None
     if descriptor.full_name == MarkerRecordedEventAttributes.DESCRIPTOR.full_name:
         name = node.get("markerName", "")
         if name not in CORE_MARKERS:
             raise ValueError(f"marker {name!r}: which of its details the codec seals is unknown")
-        core_marker = True
+        sealed_details = CORE_MARKERS[name]
     for key, value in node.items():
         field = descriptor.fields_by_camelcase_name.get(key) or descriptor.fields_by_name.get(key)
         if field is None:
@@ -85,7 +89,12 @@ def _walk(node: JSONDict, descriptor: Descriptor, wanted: str) -> Iterator[JSOND
         message = field.message_type
         if message is None or message.full_name.startswith("google.protobuf."):
             continue  # scalars, enums, timestamps, durations
-        if core_marker and field.name == "details":
+        if sealed_details is not None and field.name == "details":
+            payloads = message.fields_by_name["value"].message_type
+            assert payloads is not None
+            for detail, item in value.items():
+                if detail in sealed_details:
+                    yield from _walk(item, payloads, wanted)
             continue
         if message.GetOptions().map_entry:
             inner = message.fields_by_name["value"].message_type

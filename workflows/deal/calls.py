@@ -57,9 +57,12 @@ class DealCalls:
         method: Callable[[Any, ArgT], Awaitable[ResultT]],
         arg: ArgT,
         options: ActivityOptions,
+        *,
+        local: bool = False,
     ) -> ResultT:
-        """The activity's result; a final failure parks the deal until ops retry."""
-        return await call_or_park(method, arg, options, self._run.incidents.park)
+        """The activity's result (`local`: tried as a local activity first); a final failure
+        parks the deal until ops retry."""
+        return await call_or_park(method, arg, options, self._run.incidents.park, local=local)
 
     async def sync(self) -> None:
         """Move the read model; the first call also creates it with its `deal.create` row."""
@@ -110,6 +113,7 @@ class DealCalls:
                 rate_card=self._run.req.terms.rate_card,
             ),
             LOOKUP,
+            local=self._run.lean,
         )
 
     async def issue(self, statement: Statement, detail: dict[str, Any]) -> None:
@@ -132,6 +136,7 @@ class DealCalls:
             DealActivities.issue_statement,
             IssueStatementInput(deal_id=self._run.req.deal_id, statement=statement, detail=detail),
             STORE,
+            local=self._run.lean,
         )
         unstored = self._run.state.unstored
         if statement.statement_id in unstored:

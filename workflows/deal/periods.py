@@ -108,7 +108,14 @@ class Periods:
         run.publisher.publish()
 
     async def check_period(self, n: int) -> bool:
-        """Check period n's latest report and bill it; False when no report is stored."""
+        """Check period n's latest report and bill it; False when no report is stored.
+        Its check, statement and the next period are one read-model write (lean runs)."""
+        if not self._run.lean:
+            return await self._check_period(n)
+        with self._run.read_model.writer.held():
+            return await self._check_period(n)
+
+    async def _check_period(self, n: int) -> bool:
         run, state = self._run, self._run.state
         result = await run.calls.check(n)
         if not result.report_exists:

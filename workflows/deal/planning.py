@@ -6,6 +6,13 @@ revised plan is approved as the next version. A deal naming a property reserves 
 cells in the rights ledger when it is approved (patch `rights-ledger`): a conflict with
 another deal's grant turns the approval into a rejection naming that deal and the cell (the
 approver's update answers 409) and the plan goes back to the owner the same way.
+
+Since patch `lean-calls` (asked once, when the run starts) the plan approval's path is
+shorter, so the approver's answer comes sooner: the reservation runs as a local activity
+(no task-queue round trip and workflow task before the update can answer; when its one
+attempt fails it goes to the task queue as before), and a new deal no longer syncs the read
+model by an activity before its needs analysis (the run's read-model writer has written the
+row and its `deal.create` audit row already).
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ class Planning:
 
     async def needs_analysis(self) -> None:
         run, state = self._run, self._run.state
-        await run.calls.sync()
+        if not (run.lean and run.read_model.writer.on):
+            await run.calls.sync()
         if state.needs is None:
             task = run.waits.open(
                 "needs",
@@ -79,7 +87,8 @@ class Planning:
         run = self._run
         decision = run.state.decisions[task_id]
         if decision.decision == "approve" and run.rights.on:
-            conflict = await run.rights.reserve(f"plan-v{run.state.plan_version}")
+            key = f"plan-v{run.state.plan_version}"
+            conflict = await run.rights.reserve(key, local=run.lean)
             if conflict is not None:
                 run.rights.refuse(task_id, conflict, "the plan goes back to the owner for revision")
                 decision = decision.model_copy(

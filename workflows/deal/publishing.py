@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from temporalio import workflow
+from temporalio.common import SearchAttributeUpdate
 
 from domain.deal_state import DealState
 from domain.royalty import advance_unrecouped
@@ -20,6 +21,8 @@ from workflows.search_attributes import (
 if TYPE_CHECKING:
     from workflows.deal.run import DealRun
 
+_NONE = object()
+
 
 class Publisher:
     """Publish the deal after every transition; build the `state` query answer."""
@@ -28,30 +31,32 @@ class Publisher:
         self._run = run
         self._health = "ok"
         """DealHealth as last published ("ok" is never set: a deal without incidents has none)."""
+        self._published: dict[str, object] = {}
+        """The other search attributes as this run last upserted them (patch lean-calls)."""
 
     def publish(self) -> None:
         """Search attributes and current details, after every transition; the read model
         is written after it (`workflows/deal/read_model.py`)."""
         req, state = self._run.req, self._run.state
         pending = self._run.board.pending_approvers()
-        health = []
+        health: list[SearchAttributeUpdate[Any]] = []
         if state.health != self._health:
             self._health = state.health
             health = [DEAL_HEALTH.value_set(state.health)]
-        workflow.upsert_search_attributes(
-            [
-                *health,
-                DEAL_STAGE.value_set(state.stage.value),
-                KPI_STATUS.value_set(state.kpi_status.value),
-                DEAL_OWNER.value_set(req.owner) if req.owner else DEAL_OWNER.value_unset(),
-                LICENSING_PARTNER.value_set(state.partner_id)
-                if state.partner_id
-                else LICENSING_PARTNER.value_unset(),
-                PENDING_APPROVERS.value_set(pending)
-                if pending
-                else PENDING_APPROVERS.value_unset(),
-            ]
-        )
+        updates: list[SearchAttributeUpdate[Any]] = [
+            DEAL_STAGE.value_set(state.stage.value),
+            KPI_STATUS.value_set(state.kpi_status.value),
+            DEAL_OWNER.value_set(req.owner) if req.owner else DEAL_OWNER.value_unset(),
+            LICENSING_PARTNER.value_set(state.partner_id)
+            if state.partner_id
+            else LICENSING_PARTNER.value_unset(),
+            PENDING_APPROVERS.value_set(pending) if pending else PENDING_APPROVERS.value_unset(),
+        ]
+        if self._run.lean:
+            updates = [u for u in updates if self._published.get(u.key.name, _NONE) != u.value]
+            self._published.update((u.key.name, u.value) for u in updates)
+        if health or updates:
+            workflow.upsert_search_attributes([*health, *updates])
         workflow.set_current_details(self.details())
         self._run.read_model.writer.mark()
 

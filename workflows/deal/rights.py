@@ -109,14 +109,15 @@ class Rights:
 
     # ---- before launch ---------------------------------------------------------------
 
-    async def reserve(self, key: str) -> RightsConflict | None:
-        """Reserve the plan's cells until the contract is signed; the conflict, if any."""
+    async def reserve(self, key: str, *, local: bool = False) -> RightsConflict | None:
+        """Reserve the plan's cells until the contract is signed; the conflict, if any
+        (`local`: as a local activity first, `activity_options.call_local`)."""
         run, state = self._run, self._run.state
         start, end = reservation_window(
             workflow.now(), run.req.schedule, state.term_periods, run.req.terms.sell_off
         )
         holding = Holding(scope=state.plan.scope, starts_at=start, ends_at=end, status="reserved")
-        return await self._hold(key, [holding], "rights.reserve")
+        return await self._hold(key, [holding], "rights.reserve", local=local)
 
     async def reserve_for_signature(self, key: str) -> None:
         """Reserve again before an envelope goes out (licensee known, fresh window)."""
@@ -227,7 +228,13 @@ class Rights:
             await self._run.incidents.hold("rights", conflict.message())
 
     async def _hold(
-        self, key: str, holdings: list[Holding], action: str, *, window: WindowPolicy = "clip"
+        self,
+        key: str,
+        holdings: list[Holding],
+        action: str,
+        *,
+        window: WindowPolicy = "clip",
+        local: bool = False,
     ) -> RightsConflict | None:
         if not self.on:
             return None
@@ -250,6 +257,7 @@ class Rights:
                 ),
                 STORE,
                 run.incidents.park,
+                local=local,
             )
         if result.conflict is not None:
             run.note("rights_conflict", detail=f"{key}: {result.conflict.message()}")

@@ -27,7 +27,7 @@ from workflows.deal.rights import Rights
 from workflows.deal.stops import Terminated
 from workflows.deal.task_waits import TaskWaits
 from workflows.human_tasks import TaskBoard
-from workflows.patches import CURRENCY_MINOR_UNITS, READ_MODEL, YEAR_BOOKS
+from workflows.patches import CURRENCY_MINOR_UNITS, LEAN_CALLS, READ_MODEL, YEAR_BOOKS
 
 
 class DealRun:
@@ -54,6 +54,9 @@ class DealRun:
         self.read_model = DealReadModel(self, on=workflow.patched(READ_MODEL))
         """The Postgres read model, written by the run itself (asked once, when it starts)."""
         self.board.on_change = self.read_model.writer.mark
+        self.lean = workflow.patched(LEAN_CALLS)
+        """Local sales checks and statement inserts, search attributes upserted on change,
+        one read-model write per period (asked once, when the run starts)."""
 
     # ---- derived values --------------------------------------------------------------
 
