@@ -11,6 +11,12 @@ answers exactly as a task that does not exist: 404, `task <id> does not exist`.
   its approvers and signatories, admin, ops) or who acted in the approval's trail; everyone
   else, partner users always, gets the 404.
 
+Where the read model (`deal_tasks`, written by the workflows) shows the task open and the
+caller among its assignees, that is the answer, with no call to the workflow: the decision
+goes on to the workflow's update, whose validator has the last word (a task closed or
+reassigned meanwhile is refused there, 409/403, to a caller who was assigned to it). Any
+other case, and a workflow the read model does not hold, asks the workflow's `state` query.
+
 Replies that carry workflow state are the caller's view: a partner user gets the partner
 view of a deal (`api.partner_view.partner_view`) or of a partner approval
 (`partner_approval_view`: status and its own open tasks; no trail, comments, approver names
@@ -36,6 +42,7 @@ from domain.approval import PartnerApprovalState
 from domain.deal_state import DealState
 from domain.ids import is_deal_workflow_id, split_task_id
 from domain.tasks import Task
+from store.pool import fetch_one
 from store.tokens import Principal
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
@@ -87,8 +94,20 @@ async def task_access(
     svc: Services, who: Principal, task_id: str, request: Request | None = None
 ) -> TaskAccess:
     """The task, when the caller may decide it or hear about it; else the 404 (the same
-    answer as for an unknown task). Reads the owning workflow's `state` query."""
+    answer as for an unknown task). An open task of the caller's in the read model is
+    taken from there; else the owning workflow's `state` query decides."""
     workflow_id, local_id, is_deal = parse(task_id)
+    assigned = await _assigned_in_read_model(svc, who, task_id, workflow_id)
+    if assigned is not None:
+        return TaskAccess(
+            task_id,
+            workflow_id,
+            local_id,
+            is_deal,
+            assigned=True,
+            step=assigned[0],
+            deal_id=assigned[1],
+        )
     state = await _state(svc, workflow_id, task_id, is_deal=is_deal)
     task = _open_task(state.open_tasks, task_id)
     access = TaskAccess(
@@ -115,6 +134,24 @@ async def task_access(
     elif await _reads_deal_as_licensor(svc, who, state.deal_id):
         return access
     raise hidden_denial(request, no_such_task(task_id))
+
+
+_OPEN_TASK = (
+    "SELECT workflow_id, deal_id, assignees, task ->> 'step' AS step"
+    " FROM deal_tasks WHERE task_id = $1"
+)
+"""An open task as its workflow last wrote it to the read model (closed ones are deleted)."""
+
+
+async def _assigned_in_read_model(
+    svc: Services, who: Principal, task_id: str, workflow_id: str
+) -> tuple[str | None, str] | None:
+    """(step, deal id) of the task when the read model shows it open in `workflow_id` with
+    the caller among its assignees; None otherwise (the workflow is asked then)."""
+    row = await fetch_one(svc.pool, _OPEN_TASK, task_id)
+    if row is None or row["workflow_id"] != workflow_id or who.user not in row["assignees"]:
+        return None
+    return row["step"], row["deal_id"]
 
 
 def refusal(task: TaskAccess, problem: ProblemError) -> ProblemError:

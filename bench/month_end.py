@@ -12,8 +12,13 @@ production) and the API as child processes. Phases, in one run:
    the way the API stores one (row + signal; `--api-reports` of them through the API). At
    the boundary: period checks, statements, search attributes; the deals without a report
    are reminded at half the grace and marked missing at the due date.
-2. `--decisions`: 50 clients each create deals and decide their plan approval through
-   the API, concurrently; decision latency p50/p99.
+2. `--decisions` (or `--decisions-only`, without phases 1 and 3): `--clients` people (50),
+   each with an owner and an approver of their own (tokens, client address; production
+   rate limits), create deals and decide their plan approval through the API, finding the
+   task in the approver's inbox; between actions each thinks `--think` s on average
+   (exponential; 0: back to back, a saturation test). Decision latency p50/p95/p99, the
+   offered load, CPU per process group, and where a decision's time went (API before the
+   update, workflow tasks queued/running, activities, API after; from the histories).
 3. bare: the same N, mix and boundary offset on `bench/bare_period.py` (a timer and the
    same steps the real histories show, equivalent Postgres writes, default converter).
 
@@ -27,6 +32,7 @@ RSS per cached deal. Goals are printed, never asserted. Stops by itself. Helpers
 
     python bench/month_end.py [--deals 1000] [--workers 1] [--reported 0.9] [--decisions]
                               [--profile] [--lead SECONDS] [--sample 40]
+    python bench/month_end.py --decisions-only [--clients 50] [--rounds 4] [--think 5]
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import random
 import shutil
 import signal
 import statistics
@@ -69,13 +76,13 @@ from api_latency import (  # noqa: E402
     PEOPLE,
     deal_body,
     free_port,
-    plan_task,
     register_property,
 )
 from bare_period import REAL_TO_BARE, TABLES, BareInput, BarePeriod, BareReport, BareStep  # noqa: E402
 from period_history import PeriodEvents, sample_histories  # noqa: E402
 from proc_stats import children_named, cpu_of, delta, quiet, rss_total  # noqa: E402
-from temporalio.api.enums.v1 import TaskQueueType  # noqa: E402
+from temporalio.api.enums.v1 import EventType, TaskQueueType  # noqa: E402
+from temporalio.api.history.v1 import HistoryEvent  # noqa: E402
 from temporalio.api.taskqueue.v1 import TaskQueue  # noqa: E402
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest  # noqa: E402
 from temporalio.client import Client  # noqa: E402
@@ -211,7 +218,6 @@ def service_env(stack: Stack) -> dict[str, str]:
         "DATABASE_URL": stack.dsn,
         "LICENSEFLOW_TASK_QUEUE": TASK_QUEUE,
         "LICENSEFLOW_LOG_LEVEL": "WARNING",
-        "LICENSEFLOW_RATE_LIMIT": "off",
         "LICENSEFLOW_PAYLOAD_KEYS": KEYS,
         "LICENSEFLOW_DATA_DIR": str(stack.root / "data"),
     }
@@ -549,7 +555,11 @@ async def licenseflow_phase(
     async def report(i: int) -> None:
         if i in via_api:
             body = {"period": 1, "lines": REPORT_LINES}
-            resp = await http.post(f"/v1/deals/{ids[i]}/sales-reports", json=body, headers=partner)
+            url = f"/v1/deals/{ids[i]}/sales-reports"
+            resp = await http.post(url, json=body, headers=partner)
+            while resp.status_code == 429:  # one partner's token: its budget, as in production
+                await asyncio.sleep(float(resp.headers.get("retry-after", "1")))
+                resp = await http.post(url, json=body, headers=partner)
             assert resp.status_code == 201, resp.text
         else:
             await submit_report(stack, ids[i])
@@ -599,30 +609,252 @@ def cpu_groups(stack: Stack, workers: list[int], api: int | None = None) -> dict
 # ---- decisions through the API -------------------------------------------------------
 
 
+@dataclass
+class Decided:
+    """One decision through the API: its deal, task, when it was sent (epoch s) and how
+    long its answer took (ms)."""
+
+    deal_id: str
+    task_id: str
+    sent: float
+    ms: float
+
+
+@dataclass
+class DecisionRun:
+    clients: int
+    think: float
+    window: float
+    decided: list[Decided]
+    creations: list[float]
+    cpu: dict[str, float]
+    breakdown: dict[str, list[float]] = field(default_factory=dict)
+
+    def quantiles(self, values: list[float]) -> tuple[float, float, float]:
+        if len(values) < 2:
+            return (values * 3)[0], (values * 3)[0], (values * 3)[0]
+        q = statistics.quantiles(values, n=100)
+        return statistics.median(values), q[94], q[98]
+
+
+async def decision_people(stack: Stack, clients: int) -> list[tuple[str, str, str]]:
+    """A plan owner and a plan approver of their own per client, each with a token, as
+    people have: (approver user, owner token, approver token)."""
+    made = []
+    for c in range(clients):
+        owner, approver = f"dec-owner-{c}", f"dec-approver-{c}"
+        await users.ensure(stack.pool, owner, ["owner"])
+        await users.ensure(stack.pool, approver, ["approver"])
+        made.append(
+            (
+                approver,
+                await create_token(stack.pool, owner, ["owner"]),
+                await create_token(stack.pool, approver, ["approver"]),
+            )
+        )
+    return made
+
+
+def client_http(base_url: str, c: int) -> httpx.AsyncClient:
+    """A client of its own, from an address of its own (127.0.x.y: each client has its own
+    rate-limit bucket per address, as people at their own machines)."""
+    address = f"127.0.{1 + c // 250}.{1 + c % 250}"
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    return httpx.AsyncClient(base_url=base_url, timeout=60, transport=transport)
+
+
 async def decisions(
-    stack: Stack, http: httpx.AsyncClient, tokens: Tokens, clients: int, rounds: int
-) -> list[float]:
-    """`clients` concurrent clients, each creating its deals and deciding their plan
-    approval through the API; the decision latencies (ms)."""
+    stack: Stack,
+    base_url: str,
+    groups: dict[str, list[int]],
+    clients: int,
+    rounds: int,
+    think: float,
+) -> DecisionRun:
+    """`clients` concurrent people, each with their own owner and approver tokens (and
+    address), creating their deals and deciding their plan approval through the API: create,
+    think, find the task in the approver's inbox (`GET /v1/tasks`, polled every 0.2 s until
+    the read model shows it), decide, think, and so on. A think time is drawn from an
+    exponential distribution of mean `think` s (seeded per client; each client starts after
+    one too), so the clients act at their own moments, as people do; `think` 0: every client
+    acts back to back (a saturation test: the latency is the queue, by Little's law).
+    The decision latencies (ms) and the CPU of each group over the run."""
     run_id = uuid.uuid4().hex[:6]
-    owner, approver = Tokens.header(tokens.owner), Tokens.header(tokens.approver)
-    latencies: list[float] = []
+    people = await decision_people(stack, clients)
+    decided: list[Decided] = []
+    creations: list[float] = []
 
     async def client_loop(c: int) -> None:
-        for r in range(rounds):
-            deal_id = f"dec-{run_id}-{c}-{r}"
-            resp = await http.post("/v1/deals", json=deal_body(deal_id), headers=owner)
-            assert resp.status_code == 201, resp.text
-            task_id = await plan_task(stack.client, deal_id)
-            started = time.perf_counter()
-            resp = await http.post(
-                f"/v1/tasks/{task_id}/decision", json={"decision": "approve"}, headers=approver
-            )
-            latencies.append((time.perf_counter() - started) * 1000)
-            assert resp.status_code == 200, resp.text
+        approver_user, owner_token, approver_token = people[c]
+        owner, approver = Tokens.header(owner_token), Tokens.header(approver_token)
+        rng = random.Random(c)
 
+        async def pause() -> None:
+            if think > 0:
+                await asyncio.sleep(rng.expovariate(1 / think))
+
+        async with client_http(base_url, c) as http:
+            await pause()
+            for r in range(rounds):
+                deal_id = f"dec-{run_id}-{c}-{r}"
+                body = {**deal_body(deal_id), "plan_approvers": [approver_user]}
+                started = time.perf_counter()
+                resp = await http.post("/v1/deals", json=body, headers=owner)
+                creations.append((time.perf_counter() - started) * 1000)
+                assert resp.status_code == 201, resp.text
+                await pause()
+                task_id = await inbox_task(http, approver, deal_id)
+                sent, started = time.time(), time.perf_counter()
+                resp = await http.post(
+                    f"/v1/tasks/{task_id}/decision", json={"decision": "approve"}, headers=approver
+                )
+                ms = (time.perf_counter() - started) * 1000
+                assert resp.status_code == 200, resp.text
+                decided.append(Decided(deal_id, task_id, sent, ms))
+                await pause()
+
+    before, started = cpu_of(groups), time.monotonic()
     await asyncio.gather(*(client_loop(c) for c in range(clients)))
-    return latencies
+    window = time.monotonic() - started
+    cpu = delta(cpu_of(groups), before)
+    run = DecisionRun(clients, think, window, decided, creations, cpu)
+    run.breakdown = await decision_breakdown(stack.client, decided)
+    return run
+
+
+async def inbox_task(http: httpx.AsyncClient, approver: dict[str, str], deal_id: str) -> str:
+    """The deal's plan approval task, once the approver's inbox shows it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        resp = await http.get("/v1/tasks", headers=approver)
+        assert resp.status_code == 200, resp.text
+        for task in resp.json():
+            if task["deal_id"] == deal_id and task["kind"] == "plan_approval":
+                return str(task["task_id"])
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"the plan approval of {deal_id} never reached the inbox")
+
+
+_WFT = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED: "wft",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED: "wft",
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED: "wft",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: "activity",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: "activity",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity",
+}
+
+
+async def decision_breakdown(client: Client, decided: list[Decided]) -> dict[str, list[float]]:
+    """Where each decision's time went, from its deal's history (ms): `api before` (sent
+    until the update's workflow task is scheduled: auth, access check, the update RPC),
+    the update in the workflow from that task's scheduling to UPDATE_COMPLETED, split into
+    workflow tasks waiting for a slot/poller (`wft queued`) and running (`wft running`,
+    local activities included), activities queued and running, and `api after` (update
+    completed until the answer arrived: decoding, audit row, response)."""
+    out: dict[str, list[float]] = collections.defaultdict(list)
+    slowest: list[Any] = [0.0, []]
+    gate = asyncio.Semaphore(8)
+
+    async def one(d: Decided) -> None:
+        async with gate:
+            history = await client.get_workflow_handle(deal_workflow_id(d.deal_id)).fetch_history()
+        events = [e for e in history.events if e.event_time.ToDatetime().timestamp() >= d.sent - 1]
+        accepted = next(
+            i
+            for i, e in enumerate(events)
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED
+        )
+        first = max(
+            i
+            for i, e in enumerate(events[:accepted])
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED
+        )
+        done = next(
+            i
+            for i, e in enumerate(events)
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED
+        )
+
+        def at(i: int) -> float:
+            return events[i].event_time.ToDatetime().timestamp()
+
+        parts: dict[str, float] = collections.defaultdict(float)
+        parts["api before"] = (at(first) - d.sent) * 1000
+        state = {"wft": "", "activity": ""}
+        for i in range(first, done):
+            span = (at(i + 1) - at(i)) * 1000
+            kind = events[i].event_type
+            if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+                state["wft"] = "wft queued"
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                state["wft"] = "wft running"
+            elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+                state["wft"] = ""
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                state["activity"] = "activity queued"
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+                state["activity"] = "activity running"
+            elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+                state["activity"] = ""
+            parts[state["wft"] or state["activity"] or "other"] += span
+        parts["api after"] = d.sent * 1000 + d.ms - at(done) * 1000
+        for key, value in parts.items():
+            out[key].append(value)
+        if d.ms > slowest[0]:
+            slowest[0] = d.ms
+            slowest[1] = [
+                f"{(at(i) - d.sent) * 1000:8.1f} ms {_event_name(events[i])}"
+                for i in range(first, min(done + 1, len(events)))
+            ]
+
+    await asyncio.gather(*(one(d) for d in decided))
+    return {**out, "slowest": slowest[1]}
+
+
+def _event_name(event: HistoryEvent) -> str:
+    name = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        name += f" {event.activity_task_scheduled_event_attributes.activity_type.name}"
+    if event.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+        name += f" {event.marker_recorded_event_attributes.marker_name}"
+    return name
+
+
+def print_decisions(run: DecisionRun) -> None:
+    def row(name: str, values: list[float]) -> str:
+        p50, p95, p99 = run.quantiles(values)
+        mean = statistics.fmean(values)
+        return f"  {name:<18} p50 {p50:7.1f}  p95 {p95:7.1f}  p99 {p99:7.1f}  mean {mean:7.1f}"
+
+    n = len(run.decided)
+    rate = (n + len(run.creations)) / run.window
+    cpu = ", ".join(f"{k} {v / run.window * 100:.0f}%" for k, v in run.cpu.items())
+    print(
+        f"decisions through the API: {run.clients} clients (own users, tokens and addresses),"
+        f" think {run.think:g} s: {n} decisions and {len(run.creations)} creations in"
+        f" {run.window:.1f} s ({rate:.1f} actions/s); CPU (% of one core): {cpu}"
+    )
+    print(row("decision, ms", [d.ms for d in run.decided]))
+    print(row("creation, ms", run.creations))
+    print("  decision breakdown (ms, from the deals' histories):")
+    for key in (
+        "api before",
+        "wft queued",
+        "wft running",
+        "activity queued",
+        "activity running",
+        "other",
+        "api after",
+    ):
+        if key in run.breakdown:
+            print("  " + row(key, run.breakdown[key]))
+    if run.breakdown.get("slowest"):
+        print("  the slowest decision's events, from when it was sent:")
+        for line in run.breakdown["slowest"]:
+            print(f"    {line}")
+    _, _, p99 = run.quantiles([d.ms for d in run.decided])
+    print(f"  goal decision p99 <= 100 ms: {'met' if p99 <= 100 else 'MISSED'}")
 
 
 # ---- bare phase ----------------------------------------------------------------------
@@ -725,7 +957,7 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 
 def print_report(
-    args: argparse.Namespace, real: Phase, bare: Phase, decided: list[float] | None
+    args: argparse.Namespace, real: Phase, bare: Phase, decided: DecisionRun | None
 ) -> None:
     n = args.deals
     print(
@@ -810,12 +1042,7 @@ def print_report(
     if args.workers > 1:
         print_workers(real)
     if decided:
-        q = statistics.quantiles(decided, n=100) if len(decided) > 1 else decided * 99
-        print(
-            f"decisions through the API, {args.clients} concurrent clients: {len(decided)}"
-            f" decisions, p50 {statistics.median(decided):.0f} ms, p99 {q[98]:.0f} ms"
-            f" (goal p99 <= 100 ms: {'met' if q[98] <= 100 else 'MISSED'})"
-        )
+        print_decisions(decided)
     goals(args, real, bare, total)
 
 
@@ -893,13 +1120,33 @@ async def run(args: argparse.Namespace) -> int:
                 await http.post("/v1/partners", json=PARTNER_PROFILE, headers=admin)
             ).raise_for_status()
             await register_property(http, Tokens.header(tokens.owner))
-            with timing("licenseflow phase"):
-                real = await licenseflow_phase(st, args, http, tokens, pids, api.pid, profiler)
             decided = None
-            if args.decisions:
+            if not args.decisions_only:
+                with timing("licenseflow phase"):
+                    real = await licenseflow_phase(st, args, http, tokens, pids, api.pid, profiler)
+            if args.decisions or args.decisions_only:
                 with timing("decisions"):
-                    decided = await decisions(st, http, tokens, args.clients, args.rounds)
+                    groups = cpu_groups(st, pids, api.pid)
+                    if profiler is not None and args.decisions_only:
+                        profiler.start(pids[0])
+                    decided = await decisions(
+                        st,
+                        f"http://127.0.0.1:{port}",
+                        groups,
+                        args.clients,
+                        args.rounds,
+                        args.think,
+                    )
                     await quiet([*pids, st.server_pid])  # before the workers stop
+        if args.decisions_only:
+            assert decided is not None
+            print_decisions(decided)
+            if profiler is not None:
+                profiler.stop()
+                profiler.report(len(decided.decided))
+                if args.profile_out and profiler.out.exists():
+                    shutil.copyfile(profiler.out, args.profile_out)
+            return 0
         for child in [*workers, api]:
             st.stop(child)
         await st.pool.execute(TABLES)
@@ -942,9 +1189,15 @@ def main() -> int:
     parser.add_argument("--grace", type=float, help="report grace, s (default scales with N)")
     parser.add_argument("--lead", type=float, help="s from start to the boundary (default: N)")
     parser.add_argument("--sample", type=int, default=40, help="histories sampled per kind")
-    parser.add_argument("--decisions", action="store_true", help="50 clients deciding via API")
+    parser.add_argument("--decisions", action="store_true", help="clients deciding via the API too")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=4, help="decisions per client")
+    parser.add_argument(
+        "--think", type=float, default=5.0, help="mean s a client waits after each action"
+    )
+    parser.add_argument(
+        "--decisions-only", action="store_true", help="only the decisions (no month-end)"
+    )
     parser.add_argument("--profile", action="store_true", help="sample the (first) worker")
     parser.add_argument("--profile-out", type=Path, help="keep the raw profile (collapsed)")
     args = parser.parse_args()

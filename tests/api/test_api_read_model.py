@@ -185,3 +185,36 @@ async def test_reads_answer_from_postgres_with_the_worker_stopped(api: Api) -> N
     assert reads[1].json()["open_tasks"][0]["task_id"] == plan_task["task_id"]
     assert [d["deal_id"] for d in reads[2].json()] == [deal_id]
     assert [t["task_id"] for t in reads[3].json()] == [plan_task["task_id"]]
+
+
+async def test_an_assignees_decision_is_let_through_by_the_read_model(api: Api) -> None:
+    """Whether the caller may decide an open task is read from the read model, not asked of
+    the workflow: with the worker stopped (no `state` query can be answered), the plan
+    approver's malformed decision gets its 422 at once, as a caller who may decide it. The
+    workflow still has the last word: once it runs again the decision applies, and a second
+    one on the closed task (gone from the read model: the workflow is asked) is a 409; to a
+    stranger the task stays unknown."""
+    partner_id, olivia, carol = api.name("acme"), api.name("olivia"), api.name("carol")
+    admin = await api.auth("ada", "admin")
+    owner = await api.auth(olivia, "owner")
+    planner = await api.auth(carol, "approver")
+    stranger = await api.auth(api.name("otto"), "approver")
+    registered = await api.http.post(
+        "/v1/partners", json=partner(partner_id, api.name("acme-ops")), headers=admin
+    )
+    assert registered.status_code == 201
+    body = deal(api.name("moon"), partner_id=partner_id, approver=carol, signatory="sam")
+    queue = api.settings.task_queue
+    async with build_worker(api.client, api.pool, api.settings, task_queue=queue):
+        assert (await api.http.post("/v1/deals", json=body, headers=owner)).status_code == 201
+        plan_task = await inbox_task(api, planner, "plan_approval")
+    url = f"/v1/tasks/{plan_task['task_id']}/decision"
+    malformed = await api.http.post(url, json={"decision": 7}, headers=planner)
+    assert malformed.status_code == 422, malformed.text
+    async with build_worker(api.client, api.pool, api.settings, task_queue=queue):
+        decided = await decide_ok(api, planner, plan_task, decision="approve")
+        assert decided["status"] == "accepted"
+        again = await api.http.post(url, json={"decision": "approve"}, headers=planner)
+        assert again.status_code == 409, again.text
+        unknown = await api.http.post(url, json={"decision": "approve"}, headers=stranger)
+        assert unknown.status_code == 404, unknown.text
