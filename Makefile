@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.install-stamp
 PIP_FLAGS ?= --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help dev install test lint fmt worker api migrate bench bench-codec bench-month-end fuzz screenshots clean clean-data
+.PHONY: help dev install test lint fmt worker api migrate bench bench-codec bench-month-end bench-reads fuzz screenshots clean clean-data
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench-codec: $(STAMP) ## payload encryption cost: create-deal and decision, code
 
 bench-month-end: $(STAMP) ## N deals' period ends at once: settle time, CPU, events, memory vs bare SDK
 	$(PY) bench/month_end.py $(BENCH_ARGS)
+
+bench-reads: $(STAMP) ## deal reads (read model vs live) while N deals run the API lifecycle
+	$(PY) bench/deal_reads.py $(BENCH_ARGS)
 
 fuzz: $(STAMP) ## schemathesis against the running API; then no deal may be failed, blocked or stuck
 	$(PY) bench/fuzz_api.py $(FUZZ_ARGS)
