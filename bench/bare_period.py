@@ -193,13 +193,14 @@ class BarePeriod:
             await asyncio.sleep(wait)
 
 
-async def serve(address: str, dsn: str, task_queue: str) -> None:
-    """A bare worker until SIGTERM/SIGINT (same activity concurrency as the real one)."""
+async def serve(address: str, dsn: str, task_queue: str, cached: int, pool_size: int) -> None:
+    """A bare worker until SIGTERM/SIGINT, sized like the real one: activity concurrency,
+    sticky cache and Postgres pool."""
     from temporalio.client import Client
     from temporalio.worker import Worker
 
     client = await Client.connect(address)
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10)
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=pool_size)
     assert pool is not None
     acts = BareActivities(pool)
     stop = asyncio.Event()
@@ -212,6 +213,7 @@ async def serve(address: str, dsn: str, task_queue: str) -> None:
         workflows=[BarePeriod],
         activities=[acts.check, acts.statement, acts.insert, acts.sync],
         max_concurrent_activities=50,
+        max_cached_workflows=cached,
     )
     try:
         async with worker:
@@ -225,9 +227,11 @@ def main() -> None:
     parser.add_argument("--address", required=True)
     parser.add_argument("--dsn", required=True)
     parser.add_argument("--task-queue", required=True)
+    parser.add_argument("--max-cached", type=int, default=1000, help="sticky cache size")
+    parser.add_argument("--pool", type=int, default=30, help="Postgres pool size")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.address, args.dsn, args.task_queue))
+        asyncio.run(serve(args.address, args.dsn, args.task_queue, args.max_cached, args.pool))
 
 
 if __name__ == "__main__":

@@ -116,8 +116,10 @@ T = TypeVar("T")
 BENCH = Path(__file__).resolve().parent
 TASK_QUEUE, BARE_QUEUE = "bench-month-end", "bench-month-end-bare"
 PARTNER_CONTACT = "acme-ops"
-MAX_CACHED_WORKFLOWS = 1000
-"""workers/main.py sets no `max_cached_workflows`: the SDK default (temporalio 1.35)."""
+MAX_CACHED_WORKFLOWS = int(os.environ.get("LICENSEFLOW_MAX_CACHED_WORKFLOWS", "1000"))
+WORKER_POOL = int(os.environ.get("LICENSEFLOW_WORKER_DB_POOL", "30"))
+"""The workers' sticky cache (`LICENSEFLOW_MAX_CACHED_WORKFLOWS`, inherited by the workers
+this bench starts; default 1,000): deals beyond it are replayed at the month-end."""
 SETTLE_TIMEOUT = 3600.0
 GOALS = "10k deals settle <= 300 s; CPU/deal-period <= 1.5x bare; RSS <= 600 MB at 5k cached"
 REPORT_LINES = [
@@ -1082,8 +1084,8 @@ def goals(args: argparse.Namespace, real: Phase, bare: Phase, total: dict[str, f
     print(f"  worker memory with 5,000 deals cached ~{_num(at_5k, 0)} MB -> {verdict}")
     if n > MAX_CACHED_WORKFLOWS * args.workers:
         print(
-            f"  note: only {MAX_CACHED_WORKFLOWS} deals fit in a worker's cache (workers/main.py"
-            " leaves max_cached_workflows at the SDK default): the rest are replayed"
+            f"  note: only {MAX_CACHED_WORKFLOWS} deals fit in a worker's cache"
+            " (LICENSEFLOW_MAX_CACHED_WORKFLOWS): the rest are replayed"
         )
 
 
@@ -1154,6 +1156,8 @@ async def run(args: argparse.Namespace) -> int:
         bare_env = {k: v for k, v in os.environ.items() if not k.startswith("LICENSEFLOW_")}
         bare_cmd = [sys.executable, str(BENCH / "bare_period.py"), "--address", st.address]
         bare_cmd += ["--dsn", st.dsn, "--task-queue", BARE_QUEUE]
+        # sized like the real worker: the same sticky cache and Postgres pool
+        bare_cmd += ["--max-cached", str(MAX_CACHED_WORKFLOWS), "--pool", str(WORKER_POOL)]
         bare_workers = [st.spawn(f"bare-{w + 1}", bare_cmd, bare_env) for w in range(args.workers)]
         bare_pids = [w.pid for w in bare_workers]
         await wait_pollers(bare_client, BARE_QUEUE, bare_pids)
