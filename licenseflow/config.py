@@ -99,7 +99,7 @@ class Settings(BaseSettings):
         default=False, alias="LICENSEFLOW_ALLOW_PLAINTEXT_TEMPORAL"
     )
     # --- worker capacity: workflows kept in the sticky cache (more: fewer replays at a
-    # month-end, about 1 MB each), activities run at once, and the worker's Postgres pool
+    # month-end, about 220 KB each), activities run at once, and the worker's Postgres pool
     # (mind the server's max_connections, 100 by default, across workers and the API) ---
     max_cached_workflows: int = Field(
         default=1000, ge=0, le=100_000, alias="LICENSEFLOW_MAX_CACHED_WORKFLOWS"
