@@ -42,7 +42,7 @@ from domain.approval import PartnerApprovalState
 from domain.deal_state import DealState
 from domain.ids import is_deal_workflow_id, split_task_id
 from domain.tasks import Task
-from store.pool import fetch_one
+from store import read_model
 from store.tokens import Principal
 from workflows.licensing_deal import LicensingDealWorkflow
 from workflows.partner_approval import PartnerApprovalWorkflow
@@ -136,19 +136,12 @@ async def task_access(
     raise hidden_denial(request, no_such_task(task_id))
 
 
-_OPEN_TASK = (
-    "SELECT workflow_id, deal_id, assignees, task ->> 'step' AS step"
-    " FROM deal_tasks WHERE task_id = $1"
-)
-"""An open task as its workflow last wrote it to the read model (closed ones are deleted)."""
-
-
 async def _assigned_in_read_model(
     svc: Services, who: Principal, task_id: str, workflow_id: str
 ) -> tuple[str | None, str] | None:
     """(step, deal id) of the task when the read model shows it open in `workflow_id` with
     the caller among its assignees; None otherwise (the workflow is asked then)."""
-    row = await fetch_one(svc.pool, _OPEN_TASK, task_id)
+    row = await read_model.open_task(svc.pool, task_id)
     if row is None or row["workflow_id"] != workflow_id or who.user not in row["assignees"]:
         return None
     return row["step"], row["deal_id"]

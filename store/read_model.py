@@ -296,6 +296,17 @@ async def deal_access_row(db: Db, deal_id: str) -> dict[str, Any] | None:
     )
 
 
+async def open_task(db: Db, task_id: str) -> dict[str, Any] | None:
+    """An open task as its workflow last wrote it (closed ones are deleted): its workflow,
+    deal, assignees and approval step."""
+    return await fetch_one(
+        db,
+        "SELECT workflow_id, deal_id, assignees, task ->> 'step' AS step"
+        " FROM deal_tasks WHERE task_id = $1",
+        task_id,
+    )
+
+
 async def has_unpublished_deals(db: Db) -> bool:
     """The read model may not hold every open task: an open deal runs a run from before
     patch `read-model` (its partner approvals too), or no workflow has written to it yet

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, CancelledError
@@ -29,18 +29,11 @@ from workflows.activity_options import STORE, call_local
 with workflow.unsafe.imports_passed_through():
     from activities.read_model import ReadModelActivities
 
-__all__ = ["ReadModelActivities", "ReadModelWriter", "write"]
+__all__ = ["ReadModelActivities", "ReadModelWriter"]
 
-ArgT = TypeVar("ArgT")
 
 Build = Callable[[], "tuple[Any, Callable[[], None]] | None"]
 """The delta to send and the commit that makes it the baseline; None when nothing changed."""
-
-
-async def write(method: Callable[[Any, ArgT], Awaitable[Any]], arg: ArgT) -> None:
-    """Run the write as a local activity; when that attempt fails, as a task-queue activity
-    retried without cap. A data error (final) is raised at once."""
-    await call_local(method, arg, STORE)
 
 
 class ReadModelWriter:
@@ -113,7 +106,7 @@ class ReadModelWriter:
             return
         arg, commit = built
         try:
-            await write(self._method, arg)
+            await call_local(self._method, arg, STORE)
         except ActivityError as error:
             if isinstance(error.cause, CancelledError):
                 raise
